@@ -1,0 +1,1 @@
+"""Adapters: the real implementations of the core's ports (OPA, disk, Redis, HTTP)."""

@@ -1,0 +1,95 @@
+"""The OPA sidecar, reached through opa-python-client."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from opa_client.opa import OpaClient
+
+from app.core.ports import Evaluation, PolicyEngineUnavailable, Probe
+
+DECISION_PACKAGE = "symphony.router"
+DECISION_RULE = "decision"
+POLICY_DATA_PATH = "symphony/policy"
+MAX_TRACE_LINES = 4000
+_SPACES = re.compile(r"\s{2,}")
+
+
+def condense_trace(lines: list[str], full: bool) -> tuple[str, ...]:
+    """Readable trace lines (`file:row  op expression`), with OPA's backtracking noise dropped."""
+    kept: list[str] = []
+    for line in lines:
+        if not isinstance(line, str):
+            continue
+        if full and (" Redo " in line or " Index " in line):
+            continue
+        kept.append(_SPACES.sub("  ", line.rstrip()))
+        if len(kept) >= MAX_TRACE_LINES:
+            kept.append(f"... trace cut at {MAX_TRACE_LINES} lines")
+            break
+    return tuple(kept)
+
+
+class OpaPolicyEngine:
+    """Evaluates `data.symphony.router.decision` on a running OPA server."""
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        parts = urlsplit(url)
+        self._base = url.rstrip("/")
+        self._timeout = timeout_s
+        self._client = OpaClient(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (443 if parts.scheme == "https" else 8181),
+            ssl=parts.scheme == "https",
+            retries=0,
+            timeout=timeout_s,
+        )
+
+    def evaluate(self, opa_input: dict[str, Any], explain: str) -> Evaluation:
+        """Query the decision; any transport or shape failure is PolicyEngineUnavailable."""
+        params: dict[str, str] = {"metrics": "true"}
+        if explain in ("notes", "full"):
+            params["explain"] = explain
+            params["pretty"] = "true"
+        started = time.perf_counter()
+        try:
+            body = self._client.query_rule(
+                opa_input, DECISION_PACKAGE, DECISION_RULE, query_params=params
+            )
+        except (requests.RequestException, ValueError) as exc:
+            raise PolicyEngineUnavailable(f"OPA query failed: {type(exc).__name__}") from exc
+        elapsed = time.perf_counter() - started
+        if not isinstance(body, dict) or "result" not in body:
+            raise PolicyEngineUnavailable("OPA returned no decision (is the policy loaded?)")
+        metrics = body.get("metrics")
+        return Evaluation(
+            result=body["result"],
+            trace=condense_trace(body.get("explanation") or [], explain == "full"),
+            decision_id=body.get("decision_id"),
+            eval_seconds=elapsed,
+            metrics=metrics if isinstance(metrics, dict) else {},
+        )
+
+    def load_policy(self, document: dict[str, Any]) -> None:
+        """PUT the document at data.symphony.policy."""
+        try:
+            self._client.update_or_create_data(document, POLICY_DATA_PATH)
+        except requests.RequestException as exc:
+            raise PolicyEngineUnavailable(f"OPA data push failed: {type(exc).__name__}") from exc
+        except Exception as exc:  # opa-python-client raises its own types on 4xx/5xx
+            raise PolicyEngineUnavailable(f"OPA rejected the policy data: {exc}") from exc
+
+    def probe(self) -> Probe:
+        """GET OPA's /health."""
+        started = time.perf_counter()
+        try:
+            response = requests.get(f"{self._base}/health", timeout=self._timeout)
+            ok = response.status_code == 200
+            detail = "" if ok else f"HTTP {response.status_code}"
+        except requests.RequestException as exc:
+            ok, detail = False, type(exc).__name__
+        return Probe("opa", ok, (time.perf_counter() - started) * 1000, detail)

@@ -1,0 +1,76 @@
+"""The one JSON error shape every 4xx/5xx uses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from app.core.validation import FieldError
+
+
+class ApiError(Exception):
+    """An error answered as JSON: `{"error": code, "message": ..., "errors": [...]}`."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        errors: Sequence[FieldError] = (),
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = list(errors)
+        self.extra = extra or {}
+
+
+def json_error(
+    status: int,
+    code: str,
+    message: str,
+    errors: Sequence[FieldError] = (),
+    extra: dict[str, Any] | None = None,
+) -> tuple[Response, int]:
+    """Build the JSON error response."""
+    body: dict[str, Any] = {"error": code, "message": message}
+    if errors:
+        body["errors"] = [e.as_dict() for e in errors]
+    if extra:
+        body.update(extra)
+    return jsonify(body), status
+
+
+def invalid_body(errors: Sequence[FieldError]) -> ApiError:
+    """A 400 naming every bad field."""
+    first = errors[0]
+    return ApiError(400, "invalid_request", f"{first.field}: {first.message}", errors)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """JSON bodies for our errors and for every HTTP error Werkzeug raises."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> tuple[Response, int]:
+        return json_error(exc.status, exc.code, exc.message, exc.errors, exc.extra)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> tuple[Response, int]:
+        status = exc.code or 500
+        code = {
+            400: "bad_request",
+            404: "not_found",
+            405: "method_not_allowed",
+            413: "body_too_large",
+            415: "unsupported_media_type",
+        }.get(status, "http_error")
+        message = exc.description or exc.name
+        if status == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            message = f"request body larger than {limit} bytes"
+        return json_error(status, code, message)

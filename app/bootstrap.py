@@ -1,0 +1,80 @@
+"""The one place that wires real adapters from settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.adapters.controls import FileControls
+from app.adapters.opa import OpaPolicyEngine
+from app.adapters.policy_store import FilePolicyStore
+from app.core.counters import CounterStore, InMemoryCounterStore
+from app.core.policy_document import PolicyValidator
+from app.core.policy_service import PolicyService
+from app.core.ports import PolicyEngineUnavailable
+from app.core.route_request import RouteRequestParser
+from app.core.router import ModelHealth, Router
+from app.settings import Settings
+
+log = logging.getLogger("symphony")
+
+
+@dataclass
+class Services:
+    """Everything the HTTP layer talks to."""
+
+    settings: Settings
+    engine: OpaPolicyEngine
+    policies: PolicyService
+    counters: CounterStore
+    controls: FileControls
+    health: ModelHealth
+    router: Router
+    requests: RouteRequestParser
+
+
+def _schema(folder: Path, name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((folder / name).read_text(encoding="utf-8"))
+    return loaded
+
+
+def build_counters(settings: Settings) -> CounterStore:
+    """The Redis store when SYMPHONY_REDIS_URL is set, the in-process one otherwise."""
+    if settings.redis_url:
+        from app.adapters.redis_counters import RedisCounterStore
+
+        return RedisCounterStore.from_url(settings.redis_url)
+    return InMemoryCounterStore()
+
+
+def build_services(settings: Settings) -> Services:
+    """Wire adapters, load the stored policy and push it to OPA (if OPA is up yet)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = OpaPolicyEngine(settings.opa_url, settings.opa_timeout_s)
+    policies = PolicyService(
+        PolicyValidator(_schema(settings.schemas_dir, "policy.schema.json")),
+        FilePolicyStore(settings.data_dir / "policy"),
+        engine,
+    )
+    policies.bootstrap(settings.policy_file)
+    try:
+        policies.push()
+    except PolicyEngineUnavailable as exc:
+        log.warning("policy not pushed at start (%s); it is pushed on first use", exc)
+    counters = build_counters(settings)
+    controls = FileControls(settings.data_dir / "controls.json")
+    health = ModelHealth()
+    router = Router(engine, counters, policies, controls, health)
+    return Services(
+        settings=settings,
+        engine=engine,
+        policies=policies,
+        counters=counters,
+        controls=controls,
+        health=health,
+        router=router,
+        requests=RouteRequestParser(_schema(settings.schemas_dir, "route-request.schema.json")),
+    )

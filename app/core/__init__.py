@@ -1,0 +1,1 @@
+"""The routing core: plain Python over dataclasses, no web framework, no HTTP client."""

@@ -1,0 +1,106 @@
+"""The interfaces the core needs from the outside world; adapters implement them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class PolicyEngineUnavailable(Exception):
+    """The policy engine could not be reached or did not answer with a decision."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One answer from the policy engine."""
+
+    result: Any
+    trace: tuple[str, ...]
+    decision_id: str | None
+    eval_seconds: float
+    metrics: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The outcome of one health probe of a dependency."""
+
+    name: str
+    ok: bool
+    latency_ms: float
+    detail: str = ""
+    configured: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "status": "ok" if self.ok else ("off" if not self.configured else "down"),
+            "latency_ms": round(self.latency_ms, 2),
+            "detail": self.detail,
+        }
+
+
+class PolicyEngine(Protocol):
+    """Evaluates the router policy (OPA in production and in tests)."""
+
+    def evaluate(self, opa_input: dict[str, Any], explain: str) -> Evaluation:
+        """Evaluate the decision for `opa_input`; explain is 'off', 'notes' or 'full'."""
+        ...
+
+    def load_policy(self, document: dict[str, Any]) -> None:
+        """Replace the policy document the engine evaluates against."""
+        ...
+
+    def probe(self) -> Probe:
+        """Check the engine's health."""
+        ...
+
+
+class StoredPolicy(Protocol):
+    """A stored revision of the policy document."""
+
+    @property
+    def version(self) -> int:
+        """Revision number."""
+        ...
+
+    @property
+    def document(self) -> dict[str, Any]:
+        """The document."""
+        ...
+
+    def summary(self) -> dict[str, Any]:
+        """Metadata without the document."""
+        ...
+
+
+class PolicyStore(Protocol):
+    """Durable, versioned storage of policy documents."""
+
+    def current(self) -> StoredPolicy | None:
+        """The newest revision."""
+        ...
+
+    def history(self) -> list[Any]:
+        """Every revision, newest first."""
+        ...
+
+    def save(self, document: dict[str, Any], updated_by: str, request_id: str) -> Any:
+        """Store the next revision durably."""
+        ...
+
+
+class Controls(Protocol):
+    """Operator controls that every decision reads (the kill switch)."""
+
+    def kill_switch(self) -> bool:
+        """Whether the kill switch is on."""
+        ...
+
+    def set_kill_switch(self, on: bool, updated_by: str) -> dict[str, Any]:
+        """Turn the kill switch on or off; returns the new state."""
+        ...
+
+    def state(self) -> dict[str, Any]:
+        """The kill switch state with who changed it and when."""
+        ...

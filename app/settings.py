@@ -1,0 +1,121 @@
+"""Settings read from the environment, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+@dataclass(frozen=True)
+class GitHubSettings:
+    """Where incidents are filed on GitHub; all three set or the integration is off."""
+
+    owner: str | None = None
+    repo: str | None = None
+    token: str | None = field(default=None, repr=False)
+    base_url: str = "https://api.github.com"
+
+    @property
+    def enabled(self) -> bool:
+        """Whether every required value is present."""
+        return bool(self.owner and self.repo and self.token)
+
+
+@dataclass(frozen=True)
+class JiraSettings:
+    """Where incidents are filed on Jira; all four set or the integration is off."""
+
+    base_url: str | None = None
+    email: str | None = None
+    api_token: str | None = field(default=None, repr=False)
+    project: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether every required value is present."""
+        return bool(self.base_url and self.email and self.api_token and self.project)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Symphony reads from `SYMPHONY_*` (and GH_*/JIRA_*) variables."""
+
+    opa_url: str = "http://127.0.0.1:8181"
+    opa_timeout_s: float = 2.0
+    gateway_url: str = "http://127.0.0.1:4000/v1"
+    gateway_key: str | None = field(default=None, repr=False)
+    local_model_url: str | None = None
+    gateway_connect_timeout_s: float = 2.0
+    gateway_read_timeout_s: float = 60.0
+    max_attempts: int = 3
+    redis_url: str | None = None
+    policy_file: Path = PROJECT_ROOT / "policy" / "examples" / "default.json"
+    data_dir: Path = PROJECT_ROOT / ".data"
+    bind: str = "127.0.0.1:8787"
+    explain_default: str = "notes"
+    max_body_bytes: int = 1_048_576
+    web_dist: Path = PROJECT_ROOT / "web" / "dist"
+    schemas_dir: Path = PROJECT_ROOT / "schemas"
+    stats_interval_s: float = 2.0
+    background_jobs: bool = True
+    version: str = "0.1.0"
+    github: GitHubSettings = GitHubSettings()
+    jira: JiraSettings = JiraSettings()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from an environment mapping; unset values keep their defaults."""
+        base = cls()
+
+        def text(name: str, default: str) -> str:
+            return env.get(f"SYMPHONY_{name}", "").strip() or default
+
+        def number(name: str, default: float) -> float:
+            raw = env.get(f"SYMPHONY_{name}", "").strip()
+            return float(raw) if raw else default
+
+        return cls(
+            opa_url=text("OPA_URL", base.opa_url).rstrip("/"),
+            opa_timeout_s=number("OPA_TIMEOUT_S", base.opa_timeout_s),
+            gateway_url=text("GATEWAY_URL", base.gateway_url).rstrip("/"),
+            gateway_key=_optional(env, "SYMPHONY_GATEWAY_KEY"),
+            local_model_url=(_optional(env, "SYMPHONY_LOCAL_MODEL_URL") or "").rstrip("/") or None,
+            gateway_connect_timeout_s=number("GATEWAY_CONNECT_TIMEOUT_S", 2.0),
+            gateway_read_timeout_s=number("GATEWAY_READ_TIMEOUT_S", 60.0),
+            max_attempts=int(number("MAX_ATTEMPTS", base.max_attempts)),
+            redis_url=_optional(env, "SYMPHONY_REDIS_URL"),
+            policy_file=Path(text("POLICY_FILE", str(base.policy_file))),
+            data_dir=Path(text("DATA_DIR", str(base.data_dir))),
+            bind=text("BIND", base.bind),
+            explain_default=text("EXPLAIN", base.explain_default),
+            max_body_bytes=int(number("MAX_BODY_BYTES", base.max_body_bytes)),
+            web_dist=Path(text("WEB_DIST", str(base.web_dist))),
+            stats_interval_s=number("STATS_INTERVAL_S", base.stats_interval_s),
+            background_jobs=_flag(env.get("SYMPHONY_BACKGROUND_JOBS"), True),
+            github=GitHubSettings(
+                owner=_optional(env, "GH_OWNER"),
+                repo=_optional(env, "GH_REPO"),
+                token=_optional(env, "GH_TOKEN"),
+                base_url=(_optional(env, "GH_API_URL") or "https://api.github.com"),
+            ),
+            jira=JiraSettings(
+                base_url=_optional(env, "JIRA_BASE_URL"),
+                email=_optional(env, "JIRA_EMAIL"),
+                api_token=_optional(env, "JIRA_API_TOKEN"),
+                project=_optional(env, "JIRA_PROJECT"),
+            ),
+        )
