@@ -13,7 +13,7 @@ from app.settings import Settings
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Application factory: settings from the environment unless a test passes its own."""
-    from app.api import plan, policy
+    from app.api import dashboard, plan, policy
     from app.api.errors import register_error_handlers
     from app.bootstrap import build_services
 
@@ -26,4 +26,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     app.register_blueprint(plan.bp)
     app.register_blueprint(policy.bp)
+    app.register_blueprint(dashboard.bp)
     return app

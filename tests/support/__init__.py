@@ -1,0 +1,1 @@
+"""Test support: real processes (OPA, Redis, the proxy) started on free loopback ports."""

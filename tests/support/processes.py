@@ -1,0 +1,205 @@
+"""Starting and stopping the real services tests talk to."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS = ROOT / ".tools" / "bin"
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def tool(name: str) -> str:
+    """Path of a pinned tool (.tools/bin) or a system binary; fails loudly when missing."""
+    local = TOOLS / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} is not installed: run `just setup` first")
+    return found
+
+
+def wait_until_up(
+    url: str, timeout_s: float = 20.0, proc: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Poll `url` until it answers 2xx; raise with the reason otherwise."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process for {url} exited with {proc.returncode}")
+        try:
+            response = requests.get(url, timeout=1.0)
+            if response.status_code < 300:
+                return
+            last = f"HTTP {response.status_code}"
+        except requests.RequestException as exc:
+            last = type(exc).__name__
+        time.sleep(0.05)
+    raise RuntimeError(f"{url} not up after {timeout_s}s: {last}")
+
+
+@dataclass
+class Service:
+    """A started process with the address it serves on."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        """Base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """Terminate (then kill) the process and its children."""
+        if self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+    def log(self) -> str:
+        """What the process printed."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    port: int,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path = ROOT,
+) -> Service:
+    """Start `argv` in its own process group with output to <log_dir>/<name>.log."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{name}-{port}.log"
+    handle = log_path.open("wb")
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.Popen(
+        list(argv),
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        env=full_env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    handle.close()
+    return Service(name, proc, port, log_path)
+
+
+def start_opa(log_dir: Path, port: int | None = None) -> Service:
+    """The real OPA server over policy/rego with deploy/opa/config.yaml."""
+    port = port or free_port()
+    service = spawn(
+        "opa",
+        [
+            tool("opa"),
+            "run",
+            "--server",
+            "--skip-version-check",
+            "--addr",
+            f"127.0.0.1:{port}",
+            "--config-file",
+            str(ROOT / "deploy" / "opa" / "config.yaml"),
+            "policy/rego",
+        ],
+        port,
+        log_dir,
+    )
+    try:
+        wait_until_up(f"{service.url}/health", proc=service.proc)
+    except RuntimeError as exc:
+        service.stop()
+        raise RuntimeError(f"{exc}\n{service.log()}") from exc
+    return service
+
+
+def start_redis(log_dir: Path) -> Service:
+    """A throwaway real redis-server (no persistence)."""
+    port = free_port()
+    service = spawn(
+        "redis",
+        [
+            tool("redis-server"),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        port,
+        log_dir,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return service
+        except OSError:
+            time.sleep(0.05)
+    service.stop()
+    raise RuntimeError(f"redis did not start:\n{service.log()}")
+
+
+def start_proxy(log_dir: Path, env: Mapping[str, str], threads: int = 8) -> Service:
+    """The proxy under gunicorn (one worker, threads), as production runs it."""
+    port = free_port()
+    service = spawn(
+        "proxy",
+        [
+            str(VENV_BIN / "gunicorn"),
+            "--workers",
+            "1",
+            "--threads",
+            str(threads),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--graceful-timeout",
+            "2",
+            "app:create_app()",
+        ],
+        port,
+        log_dir,
+        env={**env, "SYMPHONY_BIND": f"127.0.0.1:{port}"},
+    )
+    try:
+        wait_until_up(f"{service.url}/policy", timeout_s=30, proc=service.proc)
+    except RuntimeError as exc:
+        service.stop()
+        raise RuntimeError(f"{exc}\n{service.log()}") from exc
+    return service
