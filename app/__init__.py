@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -13,18 +14,25 @@ from app.settings import Settings
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Application factory: settings from the environment unless a test passes its own."""
-    from app.api import dashboard, plan, policy
+    from app.api import dashboard, execute, openai_compat, plan, policy, runs, status
     from app.api.errors import register_error_handlers
     from app.bootstrap import build_services
+    from app.events import register_events
+    from app.jobs import start_jobs
 
     app = Flask(__name__, static_folder=None)
     config = dict(test_config or {})
     settings = config.pop("SETTINGS", None) or Settings.from_env(os.environ)
-    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.config.update(config)
-    app.extensions["symphony"] = build_services(settings)
+    services = build_services(settings)
+    app.extensions["symphony"] = services
     register_error_handlers(app)
-    app.register_blueprint(plan.bp)
-    app.register_blueprint(policy.bp)
-    app.register_blueprint(dashboard.bp)
+    for module in (plan, execute, openai_compat, policy, runs, status, dashboard):
+        app.register_blueprint(module.bp)
+    services.metrics.bind(app, services.monitor.statuses, services.monitor.engine_up)
+    register_events(app, services.bus, services.monitor.hello)
+    if settings.background_jobs:
+        scheduler = start_jobs(services)
+        atexit.register(scheduler.shutdown, wait=False)
     return app

@@ -9,15 +9,25 @@ from pathlib import Path
 from typing import Any
 
 from app.adapters.controls import FileControls
+from app.adapters.gateway import HttpGateway
 from app.adapters.opa import OpaPolicyEngine
 from app.adapters.policy_store import FilePolicyStore
+from app.adapters.run_reports import FileRunReports
 from app.core.counters import CounterStore, InMemoryCounterStore
+from app.core.execution import Executor
+from app.core.latency import LatencyBook
 from app.core.policy_document import PolicyValidator
 from app.core.policy_service import PolicyService
+from app.core.policy_view import ModelSpec
 from app.core.ports import PolicyEngineUnavailable
 from app.core.route_request import RouteRequestParser
 from app.core.router import ModelHealth, Router
+from app.core.validation import SchemaChecker
+from app.events import EventBus
+from app.metrics import SymphonyMetrics
+from app.monitor import Monitor
 from app.settings import Settings
+from app.telemetry import LiveTelemetry
 
 log = logging.getLogger("symphony")
 
@@ -34,6 +44,14 @@ class Services:
     health: ModelHealth
     router: Router
     requests: RouteRequestParser
+    chat_schema: SchemaChecker
+    gateway: HttpGateway
+    reports: FileRunReports
+    executor: Executor
+    metrics: SymphonyMetrics
+    bus: EventBus
+    telemetry: LiveTelemetry
+    monitor: Monitor
 
 
 def _schema(folder: Path, name: str) -> dict[str, Any]:
@@ -48,6 +66,17 @@ def build_counters(settings: Settings) -> CounterStore:
 
         return RedisCounterStore.from_url(settings.redis_url)
     return InMemoryCounterStore()
+
+
+def upstream_for(settings: Settings) -> Any:
+    """Where each model is called: local-class models on the local server when one is set."""
+
+    def base_url(spec: ModelSpec) -> str:
+        if spec.model_class == "local" and settings.local_model_url:
+            return settings.local_model_url
+        return settings.gateway_url
+
+    return base_url
 
 
 def build_services(settings: Settings) -> Services:
@@ -68,6 +97,26 @@ def build_services(settings: Settings) -> Services:
     controls = FileControls(settings.data_dir / "controls.json")
     health = ModelHealth()
     router = Router(engine, counters, policies, controls, health)
+    gateway = HttpGateway(
+        settings.gateway_key, settings.gateway_connect_timeout_s, settings.gateway_read_timeout_s
+    )
+    reports = FileRunReports(settings.data_dir / "runs")
+    metrics = SymphonyMetrics()
+    bus = EventBus()
+    latencies = LatencyBook()
+    telemetry = LiveTelemetry(metrics, bus, latencies)
+    executor = Executor(
+        router,
+        counters,
+        gateway,
+        upstream_for(settings),
+        reports,
+        telemetry,
+        max_attempts=settings.max_attempts,
+    )
+    monitor = Monitor(
+        settings, engine, gateway, counters, policies, health, latencies, bus, telemetry, controls
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -77,4 +126,12 @@ def build_services(settings: Settings) -> Services:
         health=health,
         router=router,
         requests=RouteRequestParser(_schema(settings.schemas_dir, "route-request.schema.json")),
+        chat_schema=SchemaChecker(_schema(settings.schemas_dir, "chat-completions.schema.json")),
+        gateway=gateway,
+        reports=reports,
+        executor=executor,
+        metrics=metrics,
+        bus=bus,
+        telemetry=telemetry,
+        monitor=monitor,
     )

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import requests
 from opa_client.opa import OpaClient
 
+from app.core.model_status import WindowState
 from app.core.ports import Evaluation, PolicyEngineUnavailable, Probe
 
 DECISION_PACKAGE = "symphony.router"
@@ -82,6 +83,21 @@ class OpaPolicyEngine:
             raise PolicyEngineUnavailable(f"OPA data push failed: {type(exc).__name__}") from exc
         except Exception as exc:  # opa-python-client raises its own types on 4xx/5xx
             raise PolicyEngineUnavailable(f"OPA rejected the policy data: {exc}") from exc
+
+    def model_windows(self, now_ns: int) -> dict[str, WindowState]:
+        """Each model's usage-window state at `now_ns`, as the policy computes it."""
+        try:
+            body = self._client.query_rule({"now_ns": now_ns}, DECISION_PACKAGE, "model_windows")
+        except (requests.RequestException, ValueError) as exc:
+            raise PolicyEngineUnavailable(f"OPA query failed: {type(exc).__name__}") from exc
+        result = body.get("result") if isinstance(body, dict) else None
+        if not isinstance(result, dict):
+            raise PolicyEngineUnavailable("OPA returned no window states")
+        return {
+            str(name): WindowState(bool(state.get("open")), str(state.get("detail", "")))
+            for name, state in result.items()
+            if isinstance(state, dict)
+        }
 
     def probe(self) -> Probe:
         """GET OPA's /health."""

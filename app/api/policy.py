@@ -87,4 +87,6 @@ def put_kill_switch() -> ResponseReturnValue:
             "$.on: must be true or false",
             [FieldError("$.on", "must be a boolean")],
         )
-    return jsonify(services().controls.set_kill_switch(on, actor()))
+    state = services().controls.set_kill_switch(on, actor())
+    services().bus.publish({"type": "kill_switch", **state})
+    return jsonify(state)

@@ -104,3 +104,58 @@ class Controls(Protocol):
     def state(self) -> dict[str, Any]:
         """The kill switch state with who changed it and when."""
         ...
+
+
+class GatewayFailure(Exception):
+    """An upstream attempt failed; `outcome` is a bounded label such as `http_429`."""
+
+    def __init__(self, outcome: str, detail: str, status: int | None = None) -> None:
+        super().__init__(f"{outcome}: {detail}")
+        self.outcome = outcome
+        self.detail = detail
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        """Whether another candidate should be tried (429, 5xx, timeout, refused, cut)."""
+        return self.outcome != "http_4xx"
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A finished upstream answer."""
+
+    text: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    ttfb_seconds: float
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class ChatCall:
+    """What is sent upstream for one attempt."""
+
+    base_url: str
+    upstream_model: str
+    messages: tuple[dict[str, str], ...]
+    max_tokens: int
+    temperature: float | None
+    stream: bool
+
+
+class Gateway(Protocol):
+    """Any OpenAI-compatible endpoint."""
+
+    def complete(self, call: ChatCall) -> Completion:
+        """One non-streaming chat completion; raises GatewayFailure."""
+        ...
+
+    def stream(self, call: ChatCall) -> Any:
+        """A streaming chat completion: an iterator of text deltas whose return value (the
+        StopIteration value) is the Completion; closing it stops the upstream call."""
+        ...
+
+    def probe(self, base_url: str) -> Probe:
+        """GET <base_url>/models."""
+        ...

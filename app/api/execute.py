@@ -1,0 +1,121 @@
+"""POST /route/execute: decide, call the chosen model (with fallbacks), count and report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Iterator
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+from flask.typing import ResponseReturnValue
+
+from app.api.body import json_object
+from app.api.context import services
+from app.api.errors import ApiError, json_error
+from app.api.plan import explain_mode, parse_route_request
+from app.core.execution import ExecutionResult, Executor, Run
+from app.core.ports import PolicyEngineUnavailable
+from app.core.route_request import RouteRequest
+
+bp = Blueprint("execute", __name__)
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def begin_run(route_request: RouteRequest, explain: str, source: str) -> Run:
+    """Decide for an execution; 503 when the policy engine cannot answer."""
+    try:
+        return services().executor.begin(route_request, explain, source)
+    except PolicyEngineUnavailable as exc:
+        raise ApiError(
+            503,
+            "policy_engine_unavailable",
+            "the policy engine did not answer; nothing is routed without a decision",
+            extra={"detail": str(exc), "denial": "policy_engine_unavailable"},
+        ) from exc
+
+
+def wants_stream(route_request: RouteRequest, run: Run) -> bool:
+    """Stream when the client asks and the winning rule does not forbid it."""
+    route = run.plan.decision.route
+    return bool(route_request.stream) and (route is None or route.stream)
+
+
+def first_chunk(stream: Generator[str, None, ExecutionResult]) -> tuple[str | None, Any]:
+    """Run the stream until its first chunk (fallbacks happen here) or its end."""
+    try:
+        return next(stream), None
+    except StopIteration as stop:
+        return None, stop.value
+
+
+def sse(event: str, data: dict[str, Any]) -> str:
+    """One server-sent event."""
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def failure_response(result: ExecutionResult) -> tuple[Response, int]:
+    """502 with every attempt when no candidate answered."""
+    return json_error(
+        502,
+        result.error or "all_attempts_failed",
+        "no candidate model answered",
+        extra={"audit_id": result.run.audit_id, "attempts": [a.as_dict() for a in result.attempts]},
+    )
+
+
+def denial_response(result: ExecutionResult) -> tuple[Response, int]:
+    """403 (governance) or 429 (capacity) with the decision."""
+    plan = result.run.plan
+    return json_error(
+        plan.decision.http_status,
+        plan.decision.denial or "denied",
+        "the policy denied this request",
+        extra={
+            "audit_id": result.run.audit_id,
+            "decision_id": plan.decision_id,
+            "decision": plan.decision.as_dict(),
+            "explain": plan.explain(),
+        },
+    )
+
+
+def _event_stream(first: str, stream: Generator[str, None, ExecutionResult]) -> Iterator[str]:
+    try:
+        yield sse("chunk", {"text": first})
+        while True:
+            try:
+                chunk = next(stream)
+            except StopIteration as stop:
+                result: ExecutionResult = stop.value
+                break
+            yield sse("chunk", {"text": chunk})
+        yield sse("summary" if result.status == "ok" else "error", result.summary())
+    finally:
+        stream.close()
+
+
+@bp.post("/route/execute")
+def route_execute() -> ResponseReturnValue:
+    """Execute a routed call; SSE when `stream` is true."""
+    mode = explain_mode()
+    route_request = parse_route_request(json_object())
+    executor: Executor = services().executor
+    run = begin_run(route_request, mode, "execute")
+    if not run.plan.decision.allow:
+        return denial_response(executor.deny(run))
+    if not wants_stream(route_request, run):
+        result = executor.complete(run)
+        if result.status != "ok":
+            return failure_response(result)
+        return jsonify(result.summary())
+    stream = executor.stream(run)
+    chunk, ended = first_chunk(stream)
+    if chunk is None:
+        result = ended
+        if result.status != "ok":
+            return failure_response(result)
+        return Response(
+            sse("summary", result.summary()), mimetype="text/event-stream", headers=SSE_HEADERS
+        )
+    return Response(_event_stream(chunk, stream), mimetype="text/event-stream", headers=SSE_HEADERS)

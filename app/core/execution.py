@@ -1,0 +1,362 @@
+"""Executing a routed call: admit, call, fall back, count, price and report."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from app.core.counters import CounterStore, budget_day
+from app.core.policy_view import ModelSpec
+from app.core.ports import ChatCall, Completion, Gateway, GatewayFailure, PolicyEngineUnavailable
+from app.core.redaction import redact
+from app.core.route_request import CHARS_PER_TOKEN, RouteRequest
+from app.core.router import Plan, Router
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try at one model."""
+
+    model: str
+    outcome: str
+    status: int | None
+    latency_ms: float
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "model": self.model,
+            "outcome": self.outcome,
+            "status": self.status,
+            "latency_ms": round(self.latency_ms, 2),
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens of a call; `estimated` when the upstream did not report them."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    estimated: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (OpenAI's field names plus `estimated`)."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "estimated": self.estimated,
+        }
+
+
+@dataclass
+class Run:
+    """One execution in progress."""
+
+    audit_id: str
+    request: RouteRequest
+    source: str
+    first_plan: Plan
+    plan: Plan
+    started: float
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """How an execution ended: `ok`, `denied` or `failed`."""
+
+    status: str
+    run: Run
+    model: str | None
+    text: str
+    usage: Usage | None
+    cost_usd: float
+    latency_ms: float
+    error: str | None = None
+
+    @property
+    def attempts(self) -> list[Attempt]:
+        """Every attempt in order."""
+        return self.run.attempts
+
+    @property
+    def served_by_fallback(self) -> bool:
+        """Whether a model other than the first one tried served the call."""
+        tried = [a.model for a in self.attempts if a.outcome != "rpm_exhausted"]
+        return self.status == "ok" and bool(tried) and tried[0] != self.model
+
+    def summary(self) -> dict[str, Any]:
+        """The client-facing answer (the same fields streamed in the final SSE event)."""
+        plan = self.run.first_plan
+        return {
+            "audit_id": self.run.audit_id,
+            "decision_id": plan.decision_id,
+            "status": self.status,
+            "latency_ms": round(self.latency_ms, 2),
+            "model": self.model,
+            "rule": self.run.plan.decision.rule,
+            "output": {"text": self.text},
+            "usage": self.usage.as_dict() if self.usage else None,
+            "cost_usd": round(self.cost_usd, 8),
+            "attempts": [a.as_dict() for a in self.attempts],
+            "explain": plan.explain(),
+            "error": self.error,
+        }
+
+    def report(self) -> dict[str, Any]:
+        """The durable run report: no secrets, no personal data, no trace."""
+        request = self.run.request
+        decision = self.run.first_plan.decision
+        return {
+            "audit_id": self.run.audit_id,
+            "at": datetime.fromtimestamp(self.run.started, UTC).isoformat(timespec="milliseconds"),
+            "source": self.run.source,
+            "status": self.status,
+            "error": self.error,
+            "decision_id": self.run.first_plan.decision_id,
+            "policy_version": self.run.first_plan.policy.revision,
+            "decision": decision.as_dict(),
+            "request": {
+                **request.policy_view(),
+                "messages": [
+                    {"role": m.role, "content": redact(m.content)} for m in request.messages
+                ],
+            },
+            "model": self.model,
+            "attempts": [a.as_dict() for a in self.attempts],
+            "usage": self.usage.as_dict() if self.usage else None,
+            "cost_usd": round(self.cost_usd, 8),
+            "latency_ms": round(self.latency_ms, 2),
+            "output": {"chars": len(self.text), "text": redact(self.text)},
+        }
+
+
+class RunReports(Protocol):
+    """Durable storage of run reports."""
+
+    def append(self, report: dict[str, Any]) -> None:
+        """Store a report durably before returning."""
+        ...
+
+    def get(self, audit_id: str) -> dict[str, Any] | None:
+        """A stored report, or None."""
+        ...
+
+
+class Telemetry(Protocol):
+    """Where decisions, attempts and executions are reported (metrics, websocket)."""
+
+    def decided(self, plan: Plan, source: str, audit_id: str | None) -> None:
+        """A decision was made."""
+        ...
+
+    def attempted(self, model: str, outcome: str, ttfb_s: float | None) -> None:
+        """An upstream attempt ended."""
+        ...
+
+    def executed(self, result: ExecutionResult) -> None:
+        """An execution ended."""
+        ...
+
+
+def new_audit_id(now: float) -> str:
+    """`run_<UTC timestamp>_<random>`: sortable by time, unguessable."""
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"run_{stamp}_{secrets.token_hex(6)}"
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Jittered exponential backoff between attempts."""
+
+    base_s: float = 0.025
+    cap_s: float = 0.5
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Delay before attempt number `attempt` (1 = the first retry)."""
+        return min(self.cap_s, self.base_s * (2.0 ** (attempt - 1))) * (0.5 + rand())
+
+
+class Executor:
+    """Runs a routed call with fallbacks, counting every attempt."""
+
+    def __init__(
+        self,
+        router: Router,
+        counters: CounterStore,
+        gateway: Gateway,
+        base_url: Callable[[ModelSpec], str],
+        reports: RunReports,
+        telemetry: Telemetry,
+        max_attempts: int = 3,
+        backoff: Backoff | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._router = router
+        self._counters = counters
+        self._gateway = gateway
+        self._base_url = base_url
+        self._reports = reports
+        self._telemetry = telemetry
+        self._max_attempts = max(1, max_attempts)
+        self._backoff = backoff or Backoff()
+        self._sleep = sleep
+
+    def begin(self, request: RouteRequest, explain: str, source: str) -> Run:
+        """Decide (raises PolicyEngineUnavailable) and open a run."""
+        plan = self._router.plan(request, explain)
+        run = Run(new_audit_id(plan.decided_at), request, source, plan, plan, time.perf_counter())
+        self._telemetry.decided(plan, source, run.audit_id)
+        return run
+
+    def deny(self, run: Run) -> ExecutionResult:
+        """Record a denied run."""
+        return self._finish(run, "denied", None, "", None, 0.0, run.plan.decision.denial)
+
+    def complete(self, run: Run) -> ExecutionResult:
+        """Non-streaming execution with fallbacks."""
+        failure: GatewayFailure | None = None
+        for model, spec in self._candidates(run):
+            call = self._call(run, spec, stream=False)
+            started = time.perf_counter()
+            try:
+                completion = self._gateway.complete(call)
+            except GatewayFailure as exc:
+                failure = exc
+                self._failed(run, model, exc, started)
+                if not exc.retryable:
+                    break
+                continue
+            return self._succeeded(run, spec, completion, started)
+        return self._give_up(run, failure)
+
+    def stream(self, run: Run) -> Generator[str, None, ExecutionResult]:
+        """Streaming execution: falls back only until the first chunk has reached the client."""
+        failure: GatewayFailure | None = None
+        for model, spec in self._candidates(run):
+            call = self._call(run, spec, stream=True)
+            started = time.perf_counter()
+            upstream = self._gateway.stream(call)
+            sent = False
+            try:
+                while True:
+                    try:
+                        chunk = next(upstream)
+                    except StopIteration as stop:
+                        completion: Completion = stop.value
+                        return self._succeeded(run, spec, completion, started)
+                    sent = True
+                    yield chunk
+            except GatewayFailure as exc:
+                failure = exc
+                self._failed(run, model, exc, started)
+                if sent or not exc.retryable:
+                    return self._give_up(run, exc)
+            except GeneratorExit:
+                # The client went away: stop the upstream call and keep a record of the run.
+                elapsed = (time.perf_counter() - started) * 1000
+                run.attempts.append(Attempt(model, "client_disconnected", None, elapsed))
+                self._finish(run, "cancelled", model, "", None, 0.0, "client_disconnected")
+                raise
+            finally:
+                upstream.close()
+        return self._give_up(run, failure)
+
+    def _candidates(self, run: Run) -> Generator[tuple[str, ModelSpec], None, None]:
+        tried: set[str] = set()
+        for number in range(self._max_attempts):
+            if number > 0:
+                self._sleep(self._backoff.delay(number))
+                try:
+                    run.plan = self._router.plan(run.request, "off")
+                except PolicyEngineUnavailable:
+                    return
+                if not run.plan.decision.allow:
+                    return
+            model = next((m for m in run.plan.decision.eligible if m not in tried), None)
+            if model is None:
+                return
+            tried.add(model)
+            spec = run.plan.policy.models.get(model)
+            if spec is None:
+                continue
+            if not self._counters.admit(model, spec.rpm_cap, self._router.now()):
+                # Another request (or proxy) took the last slot between decision and admission.
+                run.attempts.append(Attempt(model, "rpm_exhausted", None, 0.0, "admission refused"))
+                continue
+            yield model, spec
+
+    def _call(self, run: Run, spec: ModelSpec, stream: bool) -> ChatCall:
+        messages = [{"role": m.role, "content": m.content} for m in run.request.messages]
+        if spec.preamble:
+            messages.insert(0, {"role": "system", "content": spec.preamble})
+        return ChatCall(
+            base_url=self._base_url(spec),
+            upstream_model=spec.upstream_model,
+            messages=tuple(messages),
+            max_tokens=run.request.max_output_tokens,
+            temperature=run.request.temperature,
+            stream=stream,
+        )
+
+    def _failed(self, run: Run, model: str, exc: GatewayFailure, started: float) -> None:
+        elapsed = (time.perf_counter() - started) * 1000
+        run.attempts.append(Attempt(model, exc.outcome, exc.status, elapsed, exc.detail))
+        policy = run.plan.policy
+        self._counters.record_failure(
+            model, self._router.now(), policy.cooldown_failures, policy.cooldown_seconds
+        )
+        self._telemetry.attempted(model, exc.outcome, None)
+
+    def _succeeded(
+        self, run: Run, spec: ModelSpec, completion: Completion, started: float
+    ) -> ExecutionResult:
+        elapsed = (time.perf_counter() - started) * 1000
+        run.attempts.append(Attempt(spec.name, "ok", completion.status, elapsed))
+        self._telemetry.attempted(spec.name, "ok", completion.ttfb_seconds)
+        estimated = completion.prompt_tokens is None or completion.completion_tokens is None
+        prompt = completion.prompt_tokens
+        if prompt is None:
+            prompt = run.request.est_tokens
+        produced = completion.completion_tokens
+        if produced is None:
+            produced = (len(completion.text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+        usage = Usage(prompt, produced, estimated)
+        cost = spec.cost_usd(prompt, produced)
+        now = self._router.now()
+        self._counters.record_success(spec.name)
+        self._counters.record_usage(
+            spec.name, prompt + produced, cost, now, budget_day(now, run.plan.policy.timezone)
+        )
+        return self._finish(run, "ok", spec.name, completion.text, usage, cost, None)
+
+    def _give_up(self, run: Run, failure: GatewayFailure | None) -> ExecutionResult:
+        if failure is None and not run.plan.decision.allow:
+            return self._finish(run, "failed", None, "", None, 0.0, run.plan.decision.denial)
+        error = "all_attempts_failed" if failure is None or failure.retryable else "upstream_error"
+        return self._finish(run, "failed", None, "", None, 0.0, error)
+
+    def _finish(
+        self,
+        run: Run,
+        status: str,
+        model: str | None,
+        text: str,
+        usage: Usage | None,
+        cost: float,
+        error: str | None,
+    ) -> ExecutionResult:
+        latency = (time.perf_counter() - run.started) * 1000
+        result = ExecutionResult(status, run, model, text, usage, cost, latency, error)
+        self._reports.append(result.report())
+        self._telemetry.executed(result)
+        return result

@@ -1,0 +1,80 @@
+"""The live event bus and the `/events` websocket.
+
+Each client has a bounded queue: publishing never blocks, and a slow or dead client only
+loses its own oldest messages, never stalls the others or the routing path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+from typing import Any
+
+from flask import Flask
+from flask_sock import Sock
+
+CLIENT_QUEUE = 256
+PING_EVERY_S = 15.0
+
+
+class EventBus:
+    """Fan-out of JSON messages (each with a `type`) to every connected client."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: set[queue.Queue[str]] = set()
+
+    def subscribe(self) -> queue.Queue[str]:
+        """A new client's queue."""
+        inbox: queue.Queue[str] = queue.Queue(maxsize=CLIENT_QUEUE)
+        with self._lock:
+            self._clients.add(inbox)
+        return inbox
+
+    def unsubscribe(self, inbox: queue.Queue[str]) -> None:
+        """Forget a client."""
+        with self._lock:
+            self._clients.discard(inbox)
+
+    @property
+    def client_count(self) -> int:
+        """Connected clients."""
+        with self._lock:
+            return len(self._clients)
+
+    def publish(self, message: dict[str, Any]) -> None:
+        """Queue `message` for every client, dropping a full client's oldest message."""
+        text = json.dumps(message, separators=(",", ":"), default=str)
+        with self._lock:
+            clients = list(self._clients)
+        for inbox in clients:
+            while True:
+                try:
+                    inbox.put_nowait(text)
+                    break
+                except queue.Full:
+                    with contextlib.suppress(queue.Empty):
+                        inbox.get_nowait()
+
+
+def register_events(app: Flask, bus: EventBus, hello: Any) -> None:
+    """Mount `WS /events`: a `hello` message, then everything published on the bus."""
+    sock = Sock(app)
+
+    @sock.route("/events")  # type: ignore[untyped-decorator]
+    def events(ws: Any) -> None:
+        inbox = bus.subscribe()
+        try:
+            ws.send(json.dumps(hello(), default=str))
+            while ws.connected:
+                try:
+                    text = inbox.get(timeout=PING_EVERY_S)
+                except queue.Empty:
+                    text = json.dumps({"type": "ping"})
+                ws.send(text)
+        except Exception:
+            pass
+        finally:
+            bus.unsubscribe(inbox)

@@ -1,0 +1,132 @@
+"""Prometheus metrics: HTTP metrics by route template plus Symphony's own series.
+
+One gunicorn worker with threads serves the proxy, so one in-process registry is exact;
+Prometheus multiprocess mode is not needed (see the README).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from flask import Flask
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from prometheus_flask_exporter import PrometheusMetrics
+
+from app.core.model_status import ModelStatus
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+EVAL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+
+
+class _LiveCollector(Collector):
+    """Reads counters and engine health at scrape time, so gauges are never stale."""
+
+    def __init__(
+        self, models: Callable[[], list[ModelStatus]], engine_up: Callable[[], bool]
+    ) -> None:
+        self._models = models
+        self._engine_up = engine_up
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        def family(name: str, doc: str) -> GaugeMetricFamily:
+            return GaugeMetricFamily(name, doc, labels=["model"])
+
+        up = GaugeMetricFamily("symphony_policy_engine_up", "1 when the OPA sidecar answers")
+        up.add_metric([], 1.0 if self._engine_up() else 0.0)
+        yield up
+        fams = {
+            "budget": family(
+                "symphony_model_budget_fraction_used", "Fraction of the daily USD cap spent"
+            ),
+            "usd": family("symphony_model_usd_today", "USD spent today (policy time zone)"),
+            "cap": family("symphony_model_daily_usd_cap", "Daily USD cap"),
+            "rpm": family("symphony_model_rpm", "Requests in the trailing 60 s"),
+            "rpm_cap": family("symphony_model_rpm_cap", "Requests-per-minute cap"),
+            "tpm": family("symphony_model_tpm", "Tokens in the trailing 60 s"),
+            "tpm_cap": family("symphony_model_tpm_cap", "Tokens-per-minute cap"),
+            "window": family("symphony_model_window_open", "1 when a usage window is open"),
+            "cool": family("symphony_model_cooling_down", "1 while the model cools down"),
+        }
+        for m in self._models():
+            fams["budget"].add_metric([m.model], m.budget_fraction)
+            fams["usd"].add_metric([m.model], m.usd_today)
+            if m.daily_usd_cap is not None:
+                fams["cap"].add_metric([m.model], m.daily_usd_cap)
+            fams["rpm"].add_metric([m.model], m.rpm)
+            fams["rpm_cap"].add_metric([m.model], m.rpm_cap)
+            fams["tpm"].add_metric([m.model], m.tpm)
+            fams["tpm_cap"].add_metric([m.model], m.tpm_cap)
+            fams["window"].add_metric([m.model], 1.0 if m.window.open else 0.0)
+            fams["cool"].add_metric([m.model], 1.0 if m.cooling_down else 0.0)
+        yield from fams.values()
+
+
+class SymphonyMetrics:
+    """Every metric Symphony exports, in a registry of its own (one per app)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.execute_latency = Histogram(
+            "symphony_route_execute_latency_seconds",
+            "Latency of /route/execute and /v1/chat/completions, end to end",
+            ["model", "stream", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.decisions = Counter(
+            "symphony_route_decisions_total",
+            "Routing decisions by outcome, denial reason and chosen model",
+            ["outcome", "reason", "model"],
+            registry=r,
+        )
+        self.policy_eval = Histogram(
+            "symphony_policy_eval_seconds",
+            "Time to get a decision from the policy engine",
+            buckets=EVAL_BUCKETS,
+            registry=r,
+        )
+        self.ttfb = Histogram(
+            "symphony_gateway_ttfb_seconds",
+            "Time to the first byte of the upstream answer",
+            ["model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.attempts = Counter(
+            "symphony_gateway_attempts_total",
+            "Upstream attempts by model and result",
+            ["model", "result"],
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            "symphony_route_fallbacks_total",
+            "Executions served by a model other than the first one tried",
+            ["model"],
+            registry=r,
+        )
+        self._exporter: PrometheusMetrics | None = None
+
+    def bind(
+        self,
+        app: Flask,
+        models: Callable[[], list[ModelStatus]],
+        engine_up: Callable[[], bool],
+    ) -> None:
+        """Attach the HTTP metrics and /metrics to `app`, and the scrape-time gauges."""
+        self.registry.register(_LiveCollector(models, engine_up))
+        self._exporter = PrometheusMetrics(
+            app,
+            registry=self.registry,
+            group_by="url_rule",
+            default_labels={},
+            excluded_paths=["^/metrics$", "^/assets/"],
+        )
+
+    def observe_decision(self, allow: bool, denial: str | None, model: str | None) -> None:
+        """Count one decision (label values come from the policy and reason codes only)."""
+        self.decisions.labels(
+            "allowed" if allow else "denied", denial or "none", model or "none"
+        ).inc()

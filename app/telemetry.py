@@ -1,0 +1,101 @@
+"""Where decisions, attempts and executions go: Prometheus metrics and the websocket."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from app.core.execution import ExecutionResult
+from app.core.latency import LatencyBook
+from app.core.router import Plan
+from app.events import EventBus
+from app.metrics import SymphonyMetrics
+
+ALERT_REPEAT_S = 30.0
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class LiveTelemetry:
+    """Counts into metrics, records latencies, publishes websocket events and alerts."""
+
+    def __init__(self, metrics: SymphonyMetrics, bus: EventBus, latencies: LatencyBook) -> None:
+        self._metrics = metrics
+        self._bus = bus
+        self._latencies = latencies
+        self._lock = threading.Lock()
+        self._last_alert: dict[tuple[str, str | None], float] = {}
+
+    def decided(self, plan: Plan, source: str, audit_id: str | None) -> None:
+        """Count the decision and publish it (without any prompt text)."""
+        decision = plan.decision
+        self._metrics.policy_eval.observe(plan.evaluation.eval_seconds)
+        self._metrics.observe_decision(decision.allow, decision.denial, decision.model)
+        request = plan.request
+        self._bus.publish(
+            {
+                "type": "decision",
+                "at": now_iso(),
+                "source": source,
+                "decision_id": plan.decision_id,
+                "audit_id": audit_id,
+                "task": request.task,
+                "loa": request.loa,
+                "risk": request.risk,
+                "allow": decision.allow,
+                "model": decision.model,
+                "rule": decision.rule,
+                "denial": decision.denial,
+                "reasons": [r.as_dict() for r in decision.reasons],
+            }
+        )
+        if decision.denial == "kill_switch":
+            self.alert("warning", "KillSwitchBlocked", None, "kill switch blocked a risky request")
+
+    def attempted(self, model: str, outcome: str, ttfb_s: float | None) -> None:
+        """Count an upstream attempt."""
+        self._metrics.attempts.labels(model, outcome).inc()
+        if ttfb_s is not None:
+            self._metrics.ttfb.labels(model).observe(ttfb_s)
+            self._latencies.add(model, None, ttfb_s * 1000)
+        if outcome == "http_429":
+            self.alert("warning", "ProviderThrottling", model, f"{model} answered 429")
+        elif outcome in ("http_5xx", "timeout", "connection_error", "stream_cut"):
+            self.alert("warning", "ProviderFailing", model, f"{model} failed: {outcome}")
+
+    def executed(self, result: ExecutionResult) -> None:
+        """Observe the end-to-end latency and fallbacks."""
+        status = {"ok": "ok", "denied": "denied"}.get(result.status, "error")
+        model = result.model or result.run.plan.decision.model or "none"
+        stream = "true" if result.run.request.stream else "false"
+        self._metrics.execute_latency.labels(model, stream, status).observe(
+            result.latency_ms / 1000
+        )
+        if result.status == "ok" and result.model:
+            self._latencies.add(result.model, result.latency_ms, None)
+            if result.served_by_fallback:
+                self._metrics.fallbacks.labels(result.model).inc()
+
+    def alert(self, severity: str, name: str, model: str | None, message: str) -> None:
+        """Publish an alert, at most once per 30 s per (name, model)."""
+        key = (name, model)
+        now = time.monotonic()
+        with self._lock:
+            last = self._last_alert.get(key)
+            if last is not None and now - last < ALERT_REPEAT_S:
+                return
+            self._last_alert[key] = now
+        message_body: dict[str, Any] = {
+            "type": "alert",
+            "at": now_iso(),
+            "severity": severity,
+            "name": name,
+            "model": model,
+            "message": message,
+        }
+        self._bus.publish(message_body)
