@@ -1,0 +1,199 @@
+"""POST /route/plan against the real OPA sidecar."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask.testing import FlaskClient
+
+from app import create_app
+from app.settings import Settings
+from tests.support.processes import ROOT, Service, start_opa
+
+
+def plan(client: FlaskClient, body: Any, query: str = "") -> tuple[int, dict[str, Any]]:
+    response = client.post(f"/route/plan{query}", json=body)
+    payload = response.get_json()
+    assert isinstance(payload, dict)
+    return response.status_code, payload
+
+
+def test_qa_is_allowed_with_reasons_and_a_notes_trace(client: FlaskClient) -> None:
+    status, body = plan(client, {"task": "qa", "loa": 1})
+    assert status == 200
+    decision = body["decision"]
+    assert decision["allow"] is True
+    assert decision["rule"] == "qa-default"
+    assert decision["candidates"] == ["hosted/gemini-1.5-pro", "local/smollm2"]
+    assert decision["model"] in decision["candidates"]
+    assert {r["model"] for r in decision["reasons"]} == set(decision["candidates"])
+    assert body["explain"]["reasons"] == decision["reasons"]
+    assert any("router.rego:" in line and "Note" in line for line in body["explain"]["trace"])
+    assert body["policy_version"] == 1
+    assert isinstance(body["decision_id"], str) and body["decision_id"]
+
+
+def test_full_explain_gives_rego_file_and_row_lines(client: FlaskClient) -> None:
+    status, body = plan(client, {"task": "qa", "loa": 1}, "?explain=full")
+    assert status == 200
+    trace = body["explain"]["trace"]
+    assert len(trace) > 50
+    assert any(line.startswith("policy/rego/gates.rego:") for line in trace)
+    assert not any(" Redo " in line for line in trace)
+
+
+def test_explain_off_has_no_trace(client: FlaskClient) -> None:
+    _, body = plan(client, {"task": "qa", "loa": 1}, "?explain=off")
+    assert body["explain"]["trace"] == []
+
+
+def test_a_secret_task_stays_local(client: FlaskClient) -> None:
+    _, body = plan(client, {"task": "secrets", "loa": 0})
+    assert body["decision"]["model"] == "local/smollm2"
+    assert body["decision"]["rule"] == "secrets-local-only"
+
+
+def test_no_matching_rule_is_a_governance_denial(client: FlaskClient) -> None:
+    _, body = plan(client, {"task": "translate", "loa": 3})
+    decision = body["decision"]
+    assert (decision["allow"], decision["denial"], decision["denial_kind"]) == (
+        False,
+        "no_matching_rule",
+        "governance",
+    )
+
+
+def test_kill_switch_blocks_risky_requests_only(client: FlaskClient) -> None:
+    response = client.put("/controls/kill-switch", json={"on": True})
+    assert response.status_code == 200 and response.get_json()["kill_switch"] is True
+    _, risky = plan(client, {"task": "code", "loa": 2})
+    _, calm = plan(client, {"task": "qa", "loa": 1})
+    assert risky["decision"]["denial"] == "kill_switch"
+    assert calm["decision"]["allow"] is True
+    client.put("/controls/kill-switch", json={"on": False})
+    _, after = plan(client, {"task": "code", "loa": 2})
+    assert after["decision"]["allow"] is True
+
+
+def test_a_named_model_outside_the_route_is_refused(client: FlaskClient) -> None:
+    _, body = plan(client, {"task": "qa", "loa": 1, "model": "hosted/grok-code"})
+    decision = body["decision"]
+    assert decision["denial"] == "no_model_available"
+    assert decision["reasons"][0]["reason"] == "not_in_route"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"task": "qa"}, 400, "$.loa"),
+        ({"task": "qa", "loa": 9}, 400, "$.loa"),
+        ({"task": "qa", "loa": "high"}, 400, "$.loa"),
+        ({"task": "qa", "loa": 1, "surprise": True}, 400, "$.surprise"),
+        ({"task": 3, "loa": 1}, 400, "$.task"),
+        ({"task": "qa", "loa": 1, "requires_tools": "vision"}, 400, "$.requires_tools"),
+        ([1, 2], 400, "$"),
+    ],
+)
+def test_bad_bodies_name_the_field(client: FlaskClient, body: Any, status: int, field: str) -> None:
+    response = client.post("/route/plan", json=body)
+    assert response.status_code == status
+    payload = response.get_json()
+    assert payload["errors"][0]["field"] == field
+    assert payload["message"]
+
+
+def test_malformed_json_wrong_type_and_oversized_bodies(client: FlaskClient) -> None:
+    bad = client.post("/route/plan", data="{nope", content_type="application/json")
+    assert bad.status_code == 400 and bad.get_json()["error"] == "malformed_json"
+    form = client.post("/route/plan", data="task=qa", content_type="text/plain")
+    assert form.status_code == 415 and form.get_json()["errors"][0]["field"] == "$"
+    huge = client.post(
+        "/route/plan",
+        data='{"task":"qa","loa":1,"input":"' + "x" * 1_100_000 + '"}',
+        content_type="application/json",
+    )
+    assert huge.status_code == 413 and huge.get_json()["error"] == "body_too_large"
+    mode = client.post("/route/plan?explain=everything", json={"task": "qa", "loa": 1})
+    assert mode.status_code == 400 and mode.get_json()["errors"][0]["field"] == "?explain"
+
+
+@pytest.fixture
+def own_opa(logs_dir: Path) -> Iterator[Service]:
+    service = start_opa(logs_dir)
+    yield service
+    service.stop()
+
+
+def test_a_stopped_sidecar_fails_closed_with_503(own_opa: Service, tmp_path: Path) -> None:
+    settings = Settings(opa_url=own_opa.url, data_dir=tmp_path, background_jobs=False)
+    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    assert plan(client, {"task": "qa", "loa": 1})[0] == 200
+    own_opa.stop()
+    status, body = plan(client, {"task": "qa", "loa": 1})
+    assert status == 503
+    assert body["error"] == "policy_engine_unavailable"
+
+
+def test_a_restarted_sidecar_gets_the_policy_again(own_opa: Service, tmp_path: Path) -> None:
+    settings = Settings(opa_url=own_opa.url, data_dir=tmp_path, background_jobs=False)
+    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    requests.delete(f"{own_opa.url}/v1/data/symphony/policy", timeout=5).raise_for_status()
+    status, body = plan(client, {"task": "qa", "loa": 1})
+    assert status == 200 and body["decision"]["allow"] is True
+
+
+def test_a_sidecar_answering_garbage_fails_closed(own_opa: Service, tmp_path: Path) -> None:
+    settings = Settings(opa_url=own_opa.url, data_dir=tmp_path, background_jobs=False)
+    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    garbage = 'package symphony.router\n\nimport rego.v1\n\ndecision := "yes"\n'
+    # Replace the router module with one whose decision is a string.
+    listing = requests.get(f"{own_opa.url}/v1/policies", timeout=5).json()["result"]
+    router_id = next(p["id"] for p in listing if p["id"].endswith("router.rego"))
+    requests.put(
+        f"{own_opa.url}/v1/policies/{router_id}", data=garbage, timeout=5
+    ).raise_for_status()
+    status, body = plan(client, {"task": "qa", "loa": 1})
+    assert status == 503 and body["error"] == "policy_engine_unavailable"
+
+
+GUARD = """package symphony.guards.pii
+
+deny contains {
+	"model": "hosted/gemini-1.5-pro",
+	"reason": "pii_hosted",
+	"detail": "PII stays off hosted models",
+} if {
+\tinput.request.task == "qa"
+}
+
+deny contains {"reason": "pii_blocked", "detail": "PII tasks are blocked"} if {
+\tinput.request.task == "pii"
+}
+"""
+
+
+def test_a_guard_extension_denies_a_model_and_a_request(client: FlaskClient, opa: Service) -> None:
+    requests.put(f"{opa.url}/v1/policies/guards-pii", data=GUARD, timeout=5).raise_for_status()
+    try:
+        _, qa = plan(client, {"task": "qa", "loa": 1})
+        assert qa["decision"]["model"] == "local/smollm2"
+        assert {
+            "model": "hosted/gemini-1.5-pro",
+            "reason": "pii_hosted",
+            "detail": "PII stays off hosted models",
+        } in qa["decision"]["reasons"]
+        _, pii = plan(client, {"task": "pii", "loa": 0})
+        assert pii["decision"]["denial"] == "pii_blocked"
+    finally:
+        requests.delete(f"{opa.url}/v1/policies/guards-pii", timeout=5)
+
+
+def test_example_policy_is_what_a_fresh_proxy_loads(client: FlaskClient) -> None:
+    body = client.get("/policy").get_json()
+    assert body["version"] == 1 and body["updated_by"] == "bootstrap"
+    assert body["document"]["models"][2]["name"] == "local/smollm2"
+    assert ROOT.joinpath("policy/examples/default.json").is_file()

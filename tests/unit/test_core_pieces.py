@@ -1,0 +1,64 @@
+"""Small pure pieces: backoff, redaction, percentiles, runway, trace condensing."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.adapters.opa import condense_trace
+from app.core.burndown import runway_seconds
+from app.core.execution import Backoff
+from app.core.latency import percentile
+from app.core.redaction import redact
+
+
+def test_backoff_grows_is_capped_and_jittered() -> None:
+    backoff = Backoff(base_s=0.1, cap_s=0.3)
+    assert backoff.delay(1, lambda: 0.5) == pytest.approx(0.1)
+    assert backoff.delay(2, lambda: 0.5) == pytest.approx(0.2)
+    assert backoff.delay(5, lambda: 0.5) == pytest.approx(0.3)
+    assert backoff.delay(1, lambda: 0.0) == pytest.approx(0.05)
+    assert backoff.delay(1, lambda: 1.0) == pytest.approx(0.15)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail me at ada@example.org", "mail me at [REDACTED_EMAIL]"),
+        ("key sk-abcdefghijklmnop1234", "key [REDACTED_SECRET]"),
+        ("Authorization: Bearer abc.def.ghi123", "Authorization: Bearer [REDACTED_SECRET]"),
+        ("password=hunter22 ok", "password=[REDACTED_SECRET] ok"),
+        ("card 4111 1111 1111 1111", "card [REDACTED_NUMBER]"),
+        ("call +49 30 1234 5678", "call [REDACTED_PHONE]"),
+        ("plain words stay", "plain words stay"),
+    ],
+)
+def test_redaction(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+def test_percentile_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 95) == 95.0
+    assert percentile(values, 50) == 50.0
+    assert percentile([], 95) is None
+
+
+def test_runway() -> None:
+    assert runway_seconds(1.0, None, 0.1) is None
+    assert runway_seconds(5.0, 5.0, 0.1) == 0.0
+    assert runway_seconds(1.0, 5.0, 0.0) is None
+    assert runway_seconds(1.0, 5.0, 0.5) == pytest.approx(8.0)
+
+
+def test_full_traces_drop_backtracking_noise() -> None:
+    lines = [
+        "query:1      Enter data.x = _",
+        "p.rego:5     | Redo data.x",
+        "p.rego:5     | Index data.x (matched 1 rule)",
+        'p.rego:6     | | Note "hi"',
+    ]
+    assert condense_trace(lines, full=True) == (
+        "query:1  Enter data.x = _",
+        'p.rego:6  | | Note "hi"',
+    )
+    assert len(condense_trace(lines, full=False)) == 4
