@@ -55,7 +55,17 @@ def sse(event: str, data: dict[str, Any]) -> str:
 
 
 def failure_response(result: ExecutionResult) -> tuple[Response, int]:
-    """502 with every attempt when no candidate answered."""
+    """502 with every attempt when no candidate answered; 429 when capacity ran out first."""
+    if result.status == "denied":
+        return json_error(
+            429,
+            result.error or "no_model_available",
+            "no candidate had capacity left when the call was admitted",
+            extra={
+                "audit_id": result.run.audit_id,
+                "attempts": [a.as_dict() for a in result.attempts],
+            },
+        )
     return json_error(
         502,
         result.error or "all_attempts_failed",

@@ -191,10 +191,11 @@ def _openai_stream(
 
 
 def _failed(result: ExecutionResult) -> tuple[Response, int]:
+    capacity = result.status == "denied"
     response, status = openai_error(
-        502,
-        "no candidate model answered",
-        "api_error",
+        429 if capacity else 502,
+        "no candidate had capacity left" if capacity else "no candidate model answered",
+        "rate_limit_error" if capacity else "api_error",
         result.error or "all_attempts_failed",
         attempts=[a.as_dict() for a in result.attempts],
     )

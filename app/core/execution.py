@@ -340,9 +340,12 @@ class Executor:
         return self._finish(run, "ok", spec.name, completion.text, usage, cost, None)
 
     def _give_up(self, run: Run, failure: GatewayFailure | None) -> ExecutionResult:
-        if failure is None and not run.plan.decision.allow:
-            return self._finish(run, "failed", None, "", None, 0.0, run.plan.decision.denial)
-        error = "all_attempts_failed" if failure is None or failure.retryable else "upstream_error"
+        if failure is None:
+            # No upstream was called: admission or a re-evaluated decision said no.
+            refused = run.attempts and all(a.outcome == "rpm_exhausted" for a in run.attempts)
+            reason = "rpm_exhausted" if refused else (run.plan.decision.denial or "no_candidate")
+            return self._finish(run, "denied", None, "", None, 0.0, reason)
+        error = "all_attempts_failed" if failure.retryable else "upstream_error"
         return self._finish(run, "failed", None, "", None, 0.0, error)
 
     def _finish(
