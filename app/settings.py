@@ -55,7 +55,7 @@ class Settings:
     """Everything Symphony reads from `SYMPHONY_*` (and GH_*/JIRA_*) variables."""
 
     opa_url: str = "http://127.0.0.1:8181"
-    opa_timeout_s: float = 2.0
+    opa_timeout_s: float = 5.0
     gateway_url: str = "http://127.0.0.1:4000/v1"
     gateway_key: str | None = field(default=None, repr=False)
     local_model_url: str | None = None

@@ -22,7 +22,7 @@ up() {
   else
     # One worker with threads: counters, metrics and websockets live in one process.
     .venv/bin/gunicorn --workers 1 --threads "${SYMPHONY_THREADS:-32}" --bind "$bind" \
-      --access-logfile "$run/access.log" --graceful-timeout 5 \
+      --access-logfile "$run/access.log" --graceful-timeout 5 --no-control-socket \
       --pid "$pidfile" "app:create_app()" >"$run/proxy.log" 2>&1 &
     for _ in $(seq 1 150); do
       if curl -fsS "http://$bind/policy" >/dev/null 2>&1; then break; fi

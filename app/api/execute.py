@@ -107,25 +107,32 @@ def _event_stream(first: str, stream: Generator[str, None, ExecutionResult]) -> 
 
 @bp.post("/route/execute")
 def route_execute() -> ResponseReturnValue:
-    """Execute a routed call; SSE when `stream` is true."""
-    mode = explain_mode()
+    """Execute a routed call; SSE when `stream` is true.
+
+    The decision's reasons always come back; OPA's trace only on `?explain=notes|full`,
+    because tracing costs far more than the evaluation itself on the hot path.
+    """
+    mode = explain_mode("off")
     route_request = parse_route_request(json_object())
     executor: Executor = services().executor
     run = begin_run(route_request, mode, "execute")
     if not run.plan.decision.allow:
         return denial_response(executor.deny(run))
+    headers = {"X-Symphony-Audit-Id": run.audit_id}
     if not wants_stream(route_request, run):
         result = executor.complete(run)
-        if result.status != "ok":
-            return failure_response(result)
-        return jsonify(result.summary())
+        response, status = (
+            failure_response(result) if result.status != "ok" else (jsonify(result.summary()), 200)
+        )
+        response.headers.update(headers)
+        return response, status
     stream = executor.stream(run)
     chunk, ended = first_chunk(stream)
     if chunk is None:
         result = ended
         if result.status != "ok":
             return failure_response(result)
-        return Response(
-            sse("summary", result.summary()), mimetype="text/event-stream", headers=SSE_HEADERS
-        )
-    return Response(_event_stream(chunk, stream), mimetype="text/event-stream", headers=SSE_HEADERS)
+        body: Any = sse("summary", result.summary())
+    else:
+        body = _event_stream(chunk, stream)
+    return Response(body, mimetype="text/event-stream", headers={**SSE_HEADERS, **headers})

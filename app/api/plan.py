@@ -18,9 +18,9 @@ from app.core.validation import FieldError
 bp = Blueprint("plan", __name__)
 
 
-def explain_mode() -> str:
-    """The `?explain=` mode, defaulting to the configured one."""
-    mode = request.args.get("explain", services().settings.explain_default)
+def explain_mode(default: str | None = None) -> str:
+    """The `?explain=` mode, defaulting to `default` or the configured one."""
+    mode = request.args.get("explain", default or services().settings.explain_default)
     if mode not in EXPLAIN_MODES:
         raise ApiError(
             400,
@@ -68,4 +68,5 @@ def route_plan() -> ResponseReturnValue:
     mode = explain_mode()
     route_request = parse_route_request(json_object())
     plan = decide(route_request, mode)
+    services().telemetry.decided(plan, "plan", None)
     return jsonify(plan_body(plan))

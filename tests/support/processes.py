@@ -191,6 +191,7 @@ def start_proxy(log_dir: Path, env: Mapping[str, str], threads: int = 8) -> Serv
             f"127.0.0.1:{port}",
             "--graceful-timeout",
             "2",
+            "--no-control-socket",
             "app:create_app()",
         ],
         port,

