@@ -28,7 +28,7 @@ def redis_server(tmp_path: Path) -> Iterator[Service]:
 
 def capped_policy() -> dict[str, object]:
     policy = traffic_policy()
-    alpha = dict(policy["models"][0])  # type: ignore[index]
+    alpha = dict(policy["models"][0])
     alpha["rpm_cap"] = CAP
     policy["models"] = [alpha]
     policy["rules"] = [{"id": "all", "match": {}, "route": {"prefer": ["hosted/alpha"]}}]
