@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from flask import Flask
+from flask import Flask, Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -61,6 +61,15 @@ class _LiveCollector(Collector):
             fams["window"].add_metric([m.model], 1.0 if m.window.open else 0.0)
             fams["cool"].add_metric([m.model], 1.0 if m.cooling_down else 0.0)
         yield from fams.values()
+
+
+def path(req: Request) -> str:
+    """The route template of the current request (`/runs/<audit_id>`), never the raw path.
+
+    prometheus-flask-exporter names the label after this function: `path`.
+    """
+    rule = req.url_rule
+    return rule.rule if rule is not None else "<unmatched>"
 
 
 class SymphonyMetrics:
@@ -120,7 +129,7 @@ class SymphonyMetrics:
         self._exporter = PrometheusMetrics(
             app,
             registry=self.registry,
-            group_by="url_rule",
+            group_by=path,
             default_labels={},
             excluded_paths=["^/metrics$", "^/assets/"],
         )
