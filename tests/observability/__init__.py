@@ -1,0 +1,1 @@
+"""Checks of the observability assets: alert rules, dashboards, runbooks, live Prometheus."""
