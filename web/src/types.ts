@@ -1,0 +1,182 @@
+// Shapes of the HTTP and websocket contract (docs/api.md), as the dashboard reads them.
+
+export type Risk = 'low' | 'medium' | 'high';
+export type ExplainMode = 'off' | 'notes' | 'full';
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+/** Every error body: `{"error", "message", "errors": [...]}` plus call-specific extras. */
+export interface ApiErrorBody {
+  error: string;
+  message?: string;
+  errors?: FieldError[];
+  decision?: Decision;
+  attempts?: Attempt[];
+  audit_id?: string | null;
+  detail?: string;
+}
+
+export interface RouteRequest {
+  task: string;
+  loa: number;
+  risk?: Risk;
+  stream?: boolean;
+  input?: string;
+}
+
+export interface Reason {
+  model: string;
+  reason: string;
+  detail: string;
+}
+
+export interface Decision {
+  allow: boolean;
+  model: string | null;
+  rule: string | null;
+  denial: string | null;
+  denial_kind: string | null;
+  route?: Record<string, unknown> | null;
+  candidates?: string[];
+  eligible?: string[];
+  reasons: Reason[];
+  estimated_cost_usd?: Record<string, number>;
+}
+
+export interface Explain {
+  reasons: Reason[];
+  trace?: string[];
+}
+
+export interface PlanResponse {
+  decision: Decision;
+  explain: Explain | null;
+  decision_id: string;
+  policy_version: number;
+}
+
+export interface Attempt {
+  model: string;
+  outcome: string;
+  status: number | null;
+  latency_ms: number;
+  detail: string;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  estimated: boolean;
+}
+
+export interface ExecuteSummary {
+  audit_id: string;
+  decision_id: string;
+  latency_ms: number;
+  model: string;
+  rule: string;
+  output: { text: string };
+  usage: Usage;
+  cost_usd: number;
+  attempts: Attempt[];
+  explain?: Explain | null;
+}
+
+export interface PolicyMeta {
+  version: number;
+  updated_by?: string | null;
+  request_id?: string | null;
+  updated_at?: string | null;
+  label?: string | null;
+}
+
+export interface PolicyResponse extends PolicyMeta {
+  document: Record<string, unknown>;
+}
+
+export interface PolicyHistory {
+  versions: PolicyMeta[];
+}
+
+export interface ValidationResult {
+  valid: boolean;
+  errors: FieldError[];
+}
+
+export interface KillSwitchState {
+  kill_switch: boolean;
+  updated_by: string | null;
+  updated_at: string | null;
+}
+
+export interface ModelStat {
+  id: string;
+  class: string;
+  provider?: string;
+  window: 'open' | 'closed';
+  windowDetail: string;
+  rpm: number;
+  rpmCap: number | null;
+  tpm: number;
+  tpmCap: number | null;
+  usdToday: number;
+  usdCap: number | null;
+  budgetFrac: number;
+  p95ms: number | null;
+  ttfbms: number | null;
+  coolingDown: boolean;
+  healthy: boolean;
+}
+
+export interface HelloMessage {
+  type: 'hello';
+  version: string;
+  policy_version: number;
+  kill_switch: boolean;
+}
+
+export interface ModelStatsMessage {
+  type: 'model_stats';
+  at: string;
+  models: ModelStat[];
+}
+
+export interface DecisionMessage {
+  type: 'decision';
+  at: string;
+  source: 'plan' | 'execute' | 'openai';
+  decision_id: string;
+  audit_id: string | null;
+  task: string;
+  loa: number;
+  risk: string | null;
+  allow: boolean;
+  model: string | null;
+  rule: string | null;
+  denial: string | null;
+  reasons: Reason[];
+}
+
+export interface AlertMessage {
+  type: 'alert';
+  at: string;
+  severity: 'warning' | 'critical';
+  name: string;
+  model: string | null;
+  message: string;
+}
+
+export interface KillSwitchMessage extends KillSwitchState {
+  type: 'kill_switch';
+}
+
+export type EventMessage =
+  | HelloMessage
+  | ModelStatsMessage
+  | DecisionMessage
+  | AlertMessage
+  | KillSwitchMessage;
