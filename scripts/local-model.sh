@@ -15,7 +15,10 @@ url="http://$host:$port/v1"
 # 8192 matches the example policy's context_tokens for local/smollm2; the KV cache it needs
 # is ~200 MB for this 135M model.
 n_ctx="${SYMPHONY_LOCAL_MODEL_CTX:-8192}"
-n_threads="${SYMPHONY_LOCAL_MODEL_THREADS:-2}"
+# One thread: llama.cpp's threads meet at spinning barriers many times per token, so two
+# threads on a two-core machine that is also running OPA, the proxy and tests are 3-6x slower
+# than one (measured: 46 tokens in 0.9-1.8 s with 1 thread, 3.6-5.9 s with 2, under load).
+n_threads="${SYMPHONY_LOCAL_MODEL_THREADS:-1}"
 
 answers() {
   "$py" - "$url/models" <<'PY' >/dev/null 2>&1
@@ -67,7 +70,7 @@ start() {
   setsid "$py" -m llama_cpp.server \
     --model "$model" --model_alias smollm2 \
     --host "$host" --port "$port" \
-    --n_ctx "$n_ctx" --n_threads "$n_threads" \
+    --n_ctx "$n_ctx" --n_threads "$n_threads" --n_threads_batch "$n_threads" \
     --interrupt_requests False --verbose False \
     >"$log" 2>&1 </dev/null &
   echo $! >"$pidfile"

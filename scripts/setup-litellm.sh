@@ -6,6 +6,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.tools/litellm-venv"
+# 1.108.0: the newest release whose [proxy] extra resolves from PyPI here (later ones pin
+# litellm-proxy / litellm-proxy-extras versions the index does not carry), and past 1.107.0,
+# the release that was compromised on PyPI. Change it only to a version `pip install
+# --dry-run "litellm[proxy]==X"` resolves, and rerun tests/integration/test_litellm.py.
 LITELLM_VERSION="${SYMPHONY_LITELLM_VERSION:-1.108.0}"
 
 installed_version() {
