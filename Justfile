@@ -13,8 +13,8 @@ prom_base := env_var_or_default("PROM_BASE", "http://127.0.0.1:9090")
 default:
     @just --list
 
-# Install everything: Debian packages, OPA + Regal, the Python venv (with the local model), the web build.
-setup: system-packages tools python web
+# Install everything: Debian packages, OPA + Regal, the Python venv (with the local model), the web build, LiteLLM.
+setup: system-packages tools python web litellm
 
 # Debian packages (Redis, Prometheus, Chromium, build tools), only when missing.
 system-packages:
@@ -60,7 +60,7 @@ down:
     bash scripts/stack.sh down
 
 # Set up, then run every check and test.
-test: setup litellm lint opa-test web-test pytest
+test: setup lint opa-test web-test pytest
 
 # Python and Rego hygiene: ruff, mypy --strict, opa fmt, opa check --strict, regal lint.
 lint:
