@@ -1,0 +1,129 @@
+# METADATA
+# title: Symphony per-model gates
+# description: >-
+#   The gates a known model must pass to serve a request, each failing with a
+#   stable reason code. Everything a gate needs arrives as arguments: the
+#   policy's model entry, the model's live usage, the request's estimated cost
+#   on it (computed once: Rego's decimal arithmetic is not free) and a context
+#   object {request, route, local_time, timezone} the router builds once.
+#   Gates are written as one-element comprehensions in two tables (capacity,
+#   then governance) rather than one function per gate: a function call per
+#   gate per model cost more than the gates themselves.
+# related_resources:
+#   - ref: https://www.openpolicyagent.org/docs/policy-language#comprehensions
+#     description: comprehensions, one per gate
+#   - ref: https://www.openpolicyagent.org/docs/policy-performance
+#     description: why the gates avoid per-gate function calls
+package symphony.gates
+
+import data.symphony.reasons
+import data.symphony.windows
+
+# The price of a model the policy gives none.
+_free := {"input_per_1k": 0, "output_per_1k": 0}
+
+# Live usage of a model the proxy has not reported on yet.
+_idle := {"rpm": 0, "tpm": 0, "usd_today": 0, "cooling_down": false, "healthy": true}
+
+# METADATA
+# title: Live usage
+# description: >-
+#   The live counters of model name from the input's models object, a model
+#   missing from it counting as idle, healthy and not cooling down.
+usage(live, name) := object.union(_idle, object.get(live, name, {}))
+
+# METADATA
+# title: Estimated cost
+# description: >-
+#   Dollars the request costs on model at most: est_tokens at the input price
+#   plus max_output_tokens at the output price (both per 1,000 tokens),
+#   rounded to a billionth of a dollar so float noise never reaches the
+#   decision. No price, or a zero price, is free (and skips the arithmetic).
+estimated_cost(model, request) := 0 if {
+	price := object.get(model, "price", _free)
+	price.input_per_1k == 0
+	price.output_per_1k == 0
+} else := round(millionths) / 1000000000 if {
+	price := model.price
+	millionths := ((request.est_tokens * price.input_per_1k) + (request.max_output_tokens * price.output_per_1k)) * 1000000
+}
+
+# METADATA
+# title: Failing gates
+# description: >-
+#   One reason entry per gate model fails, in a fixed order (capacity gates,
+#   then governance gates, each in the order written below); an empty array
+#   means the model may serve the request. cost is estimated_cost(model, request).
+failures(model, usage, cost, context) := array.concat(
+	_capacity_failures(model, usage, cost, context),
+	_governance_failures(model, cost, context),
+)
+
+# Gates that open again as time passes: windows, rate limits, money, health.
+_capacity_failures(model, usage, cost, context) := [failure |
+	name := model.name
+	some gate in [
+		[reasons.entry(name, "window_closed", [windows.describe(model.usage_windows), context.timezone]) |
+			count(model.usage_windows) > 0
+			not windows.open(model.usage_windows, context.local_time)
+		],
+		[reasons.entry(name, "rpm_exhausted", [usage.rpm, model.rpm_cap]) | usage.rpm >= model.rpm_cap],
+		[reasons.entry(name, "tpm_exhausted", [usage.tpm, context.request.est_tokens, model.tpm_cap]) |
+			usage.tpm + context.request.est_tokens > model.tpm_cap
+		],
+		# A model without daily_usd_cap is never blocked by money.
+		[reasons.entry(name, "budget_exhausted", _budget_args(usage.usd_today, cost, model.daily_usd_cap)) |
+			is_number(model.daily_usd_cap)
+			_over_budget(usage.usd_today, cost, model.daily_usd_cap)
+		],
+		[reasons.entry(name, "cooling_down", []) | usage.cooling_down == true],
+		[reasons.entry(name, "unhealthy", []) | usage.healthy == false],
+	]
+	some failure in gate
+]
+
+# Gates the policy closes for this request whatever the counters say.
+_governance_failures(model, cost, context) := [failure |
+	name := model.name
+	request := context.request
+	some gate in [
+		[reasons.entry(name, "task_denied", [request.task]) | request.task in model.deny_tasks],
+		[reasons.entry(name, "task_not_allowed", [request.task, concat(", ", allowed)]) |
+			allowed := model.allow_tasks
+			not request.task in allowed
+		],
+		[reasons.entry(name, "loa_exceeds_model", [request.loa, model.loa_max]) | request.loa > model.loa_max],
+		[reasons.entry(name, "context_too_small", [request.est_tokens, request.max_output_tokens, model.context_tokens]) |
+			request.est_tokens + request.max_output_tokens > model.context_tokens
+		],
+		[reasons.entry(name, "temperature_out_of_bounds", [request.temperature, problem]) |
+			is_number(request.temperature)
+			problem := _temperature_problem(request.temperature, model.temperature_bounds)
+		],
+		[reasons.entry(name, "cost_over_route_max", [reasons.usd(cost), reasons.usd(context.route.max_cost_usd)]) |
+			is_number(context.route.max_cost_usd)
+			cost > context.route.max_cost_usd
+		],
+		[reasons.entry(name, "tool_unsupported", [concat(", ", missing)]) |
+			missing := [tool | some tool in request.requires_tools; not tool in object.get(model, "tools", [])]
+			count(missing) > 0
+		],
+	]
+	some failure in gate
+]
+
+_over_budget(spent, _, cap) if spent >= cap
+
+_over_budget(spent, cost, cap) if spent + cost > cap
+
+_budget_args(spent, cost, cap) := [reasons.usd(spent), reasons.usd(cap), _budget_note(spent, cost, cap)]
+
+_budget_note(spent, cost, cap) := "" if {
+	spent >= cap
+} else := sprintf("; this request would add an estimated %s", [reasons.usd(cost)])
+
+_temperature_problem(temperature, bounds) := sprintf("below the minimum %v", [bounds.min]) if {
+	temperature < bounds.min
+} else := sprintf("above the maximum %v", [bounds.max]) if {
+	temperature > bounds.max
+}

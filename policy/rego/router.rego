@@ -1,0 +1,269 @@
+# METADATA
+# title: Symphony router
+# description: >-
+#   The entry point: data.symphony.router.decision, one object that is always
+#   defined, saying whether the request may be served, by which model, under
+#   which rule, and why every candidate was or was not picked. The policy
+#   document is data.symphony.policy; live counters arrive in input.
+#   Governance teams add checks as packages symphony.guards.<name> with a
+#   deny set of {model?, reason, detail} objects.
+# related_resources:
+#   - ref: https://www.openpolicyagent.org/docs/rest-api#get-a-document-with-input
+#     description: how the proxy queries the decision (explain=notes, metrics=true)
+#   - ref: https://www.openpolicyagent.org/docs/policy-reference/builtins/tracing#builtin-tracing-trace
+#     description: trace, whose notes explain=notes returns
+package symphony.router
+
+import data.symphony.document
+import data.symphony.gates
+import data.symphony.matching
+import data.symphony.reasons
+import data.symphony.windows
+
+# What the kill switch blocks when the policy does not say.
+_kill_switch_defaults := {"loa_at_or_above": 2, "risks": ["high"]}
+
+# METADATA
+# title: Routing decision
+# description: >-
+#   {allow, model, rule, denial, denial_kind, route, candidates, eligible,
+#   reasons, estimated_cost_usd}. Denials take precedence in this order:
+#   policy_invalid, kill_switch, a guard's request-level denial,
+#   no_matching_rule, no_model_available.
+# entrypoint: true
+default decision := {
+	"allow": false,
+	"model": null,
+	"rule": null,
+	"denial": "policy_invalid",
+	"denial_kind": "governance",
+	"route": null,
+	"candidates": [],
+	"eligible": [],
+	"reasons": [{"model": null, "reason": "policy_invalid", "detail": "no decision could be made for this input"}],
+	"estimated_cost_usd": {},
+}
+
+decision := _refusal("policy_invalid", [_policy_problem]) if {
+	_policy_problem
+} else := _refusal("kill_switch", _kill_switch_args) if {
+	input.kill_switch == true
+	_kill_switch_covers(_kill_switch, input.request)
+} else := _guard_refusal if {
+	count(_request_guards) > 0
+} else := _refusal("no_matching_rule", _no_rule_args) if {
+	not _rule
+} else := _routed
+
+# A denial decided before any model is considered: one reason, model null.
+_refusal(code, args) := object.union(_no_route, {
+	"denial": code,
+	"denial_kind": reasons.kind(code),
+	"reasons": [reasons.entry(null, code, args)],
+}) if {
+	trace(sprintf("denied %s: %s", [code, sprintf(reasons.codes[code].template, args)]))
+}
+
+_no_route := {
+	"allow": false,
+	"model": null,
+	"rule": null,
+	"route": null,
+	"candidates": [],
+	"eligible": [],
+	"estimated_cost_usd": {},
+}
+
+# ---- the policy document -------------------------------------------------
+
+# Read once: every other rule goes through _policy.
+_policy := data.symphony.policy
+
+_policy_problem := "no policy document at data.symphony.policy" if {
+	not _policy
+} else := document.problem(_policy)
+
+_models[model.name] := model if some model in _policy.models
+
+# ---- kill switch ---------------------------------------------------------
+
+_kill_switch := object.union(_kill_switch_defaults, object.get(_policy, "kill_switch", {}))
+
+_kill_switch_covers(kill_switch, request) if request.loa >= kill_switch.loa_at_or_above
+
+_kill_switch_covers(kill_switch, request) if request.risk in kill_switch.risks
+
+_kill_switch_args := [
+	_kill_switch.loa_at_or_above,
+	concat(", ", _kill_switch.risks),
+	input.request.loa,
+	input.request.risk,
+]
+
+# ---- guards (extension point) --------------------------------------------
+
+# Only data.symphony.guards is iterated: the policy document lives beside it.
+_guard_denials contains denial if {
+	some guard in data.symphony.guards
+	some denial in guard.deny
+	is_string(denial.reason)
+}
+
+_request_guards := [_guard_entry(null, denial) |
+	some denial in _guard_denials
+	object.get(denial, "model", null) == null
+]
+
+_guard_refusal := object.union(_no_route, {
+	"denial": _request_guards[0].reason,
+	"denial_kind": "governance",
+	"reasons": _request_guards,
+}) if {
+	trace(sprintf("denied by guard: %s: %s", [_request_guards[0].reason, _request_guards[0].detail]))
+}
+
+_guard_failures(denials, name) := [_guard_entry(name, denial) | some denial in denials; denial.model == name]
+
+_guard_entry(name, denial) := {"model": name, "reason": denial.reason, "detail": object.get(denial, "detail", "")}
+
+# ---- rule and candidates -------------------------------------------------
+
+_rule := rule if {
+	rule := matching.first_match(_policy.rules, input.request)
+	trace(sprintf("rule %s matched", [rule.id]))
+}
+
+_no_rule_args := [
+	input.request.task,
+	input.request.loa,
+	input.request.risk,
+	concat(", ", input.request.requires_tools),
+]
+
+_route := matching.settings(_rule.route)
+
+_requested_model := object.get(input.request, "model", "auto")
+
+_rule_candidates := matching.candidates(_rule.route, [model.name | some model in _policy.models])
+
+_candidates := matching.requested(_rule_candidates, _requested_model)
+
+default _not_in_route := []
+
+_not_in_route := [reasons.entry(_requested_model, "not_in_route", args)] if {
+	_requested_model != "auto"
+	not _requested_model in _rule_candidates
+	args := [_requested_model, _rule.id, concat(", ", _rule_candidates)]
+}
+
+# ---- gates, evaluated once per candidate ---------------------------------
+
+# null when the time zone is unknown: every window then counts as closed.
+default _local_time := null
+
+_local_time := windows.local_time(input.now_ns, _policy.timezone)
+
+_context := {
+	"request": input.request,
+	"route": _route,
+	"local_time": _local_time,
+	"timezone": _policy.timezone,
+}
+
+# Estimated cost of every known candidate, computed once and reused by the gates.
+_costs[name] := gates.estimated_cost(_models[name], input.request) if some name in _candidates
+
+_failures[name] := _unknown_model(name) if {
+	some name in _candidates
+	not _models[name]
+}
+
+_failures[name] := array.concat(gates.failures(model, usage, _costs[name], _context), guards) if {
+	some name in _candidates
+	model := _models[name]
+	usage := gates.usage(object.get(input, "models", {}), name)
+	guards := _guard_failures(_guard_denials, name)
+}
+
+_unknown_model(name) := [reasons.entry(name, "unknown_model", [name])]
+
+_eligible := [name | some name in _candidates; count(_failures[name]) == 0]
+
+# ---- usage windows for the dashboard ------------------------------------
+
+# METADATA
+# title: Usage windows of every model
+# description: >-
+#   {model name: {open, detail}} at input.now_ns, for the proxy's model
+#   status rows; the same window evaluation the window_closed gate uses.
+#   Needs only now_ns in input.
+# entrypoint: true
+model_windows[model.name] := _window_state(model, _local_time, _policy.timezone) if {
+	not _policy_problem
+	some model in _policy.models
+}
+
+_window_state(model, local, timezone) := {"open": _open(model.usage_windows, local), "detail": detail} if {
+	count(model.usage_windows) > 0
+	detail := reasons.entry(model.name, "window_closed", [windows.describe(model.usage_windows), timezone]).detail
+} else := {"open": true, "detail": "no usage windows: always open"}
+
+default _open(_, _) := false
+
+_open(window_list, local) if windows.open(window_list, local)
+
+# ---- the routed decision -------------------------------------------------
+
+_routed := object.union(_routing, {"allow": true, "model": _eligible[0], "denial": null, "denial_kind": null}) if {
+	count(_eligible) > 0
+	trace(sprintf("model %s chosen from eligible [%s]", [_eligible[0], concat(", ", _eligible)]))
+} else := object.union(_routing, {
+	"allow": false,
+	"model": null,
+	"denial": "no_model_available",
+	"denial_kind": _shortage_kind,
+}) if {
+	trace(sprintf("denied no_model_available (%s): %s", [
+		_shortage_kind,
+		sprintf(reasons.codes.no_model_available.template, [_rule.id]),
+	]))
+}
+
+_routing := {
+	"rule": _rule.id,
+	"route": _route,
+	"candidates": _candidates,
+	"eligible": _eligible,
+	"reasons": array.concat(_not_in_route, _candidate_reasons),
+	"estimated_cost_usd": _costs,
+}
+
+_candidate_reasons := [entry |
+	some name in _candidates
+	some entry in _outcome(name, _failures[name], _eligible, _rule.id)
+]
+
+_outcome(_, failures, _, _) := failures if count(failures) > 0
+
+_outcome(name, [], eligible, rule_id) := [reasons.entry(name, "chosen", [rule_id])] if name == eligible[0]
+
+_outcome(name, [], eligible, _) := [reasons.entry(name, "eligible", [_place(rank)])] if {
+	some rank, candidate in eligible
+	candidate == name
+	rank > 0
+}
+
+_place(1) := "next in line"
+
+_place(rank) := sprintf("number %d in line", [rank + 1]) if rank > 1
+
+# capacity when some candidate is held back by capacity alone and would
+# pass once counters free up; governance otherwise.
+default _shortage_kind := "governance"
+
+_shortage_kind := "capacity" if {
+	some name in _candidates
+	every failure in _failures[name] {
+		reasons.kind(failure.reason) == "capacity"
+	}
+}
