@@ -11,6 +11,7 @@ Run alone: `python -m tests.support.upstream --port 9100`.
 
 from __future__ import annotations
 
+import abc
 import argparse
 import dataclasses
 import itertools
@@ -79,16 +80,16 @@ class RecordedRequest:
         return dataclasses.asdict(self)
 
 
-class _Steering:
+class _Steering(abc.ABC):
     """Shorthands over `update(model, **fields)`, shared by the server and its remote client."""
 
+    @abc.abstractmethod
     def update(self, model: str, **fields: Any) -> None:
         """Merge `fields` into `model`'s behaviour."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def restore(self, model: str) -> None:
         """Answer `model` normally again."""
-        raise NotImplementedError
 
     def ok(self, model: str, text: str | None = None) -> None:
         """Answer `model` normally, with `text` (or the echo) as the reply."""
