@@ -92,7 +92,7 @@ bench:
 
 # The first lines of the proxy's Prometheus exposition.
 symphony-metrics:
-    curl -fsS {{proxy_base}}/metrics | grep -E '^symphony_' | head -n 50
+    curl -fsS {{proxy_base}}/metrics | awk '/^symphony_/ && shown++ < 50'
 
 # Start Prometheus on the repo's config (background) and list the symphony-slo rules and alerts.
 symphony-slos:
