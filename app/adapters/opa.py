@@ -49,6 +49,8 @@ class OpaPolicyEngine:
             retries=0,
             timeout=timeout_s,
         )
+        # The sidecar is local: skip requests' per-call scan of the environment for proxies.
+        self._client._session.trust_env = False
 
     def evaluate(self, opa_input: dict[str, Any], explain: str) -> Evaluation:
         """Query the decision; any transport or shape failure is PolicyEngineUnavailable."""
