@@ -8,8 +8,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.tools/litellm-venv"
 run="$root/.run"
-pidfile="$run/litellm.pid"
 log="$run/litellm.log"
+# shellcheck source=lib/service.sh
+source "$root/scripts/lib/service.sh"
 host="127.0.0.1"
 port="${SYMPHONY_LITELLM_PORT:-4000}"
 config="${SYMPHONY_LITELLM_CONFIG:-$root/deploy/litellm/config.yaml}"
@@ -29,15 +30,8 @@ alive() { "$venv/bin/python" -c 'import sys, urllib.request
 with urllib.request.urlopen(sys.argv[1], timeout=1) as r:
     sys.exit(0 if r.status == 200 else 1)' "$url/health/liveliness" >/dev/null 2>&1; }
 
-running_pid() {
-  [ -f "$pidfile" ] || return 1
-  local pid
-  pid="$(cat "$pidfile")"
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
-
 start() {
-  if pid="$(running_pid)"; then
+  if pid="$(service_running_pid litellm)"; then
     echo "litellm already running (pid $pid) at $url"
     return 0
   fi
@@ -54,51 +48,15 @@ start() {
     *) echo "error: LITELLM_MASTER_KEY must start with sk-" >&2; exit 1 ;;
   esac
   [ -f "$config" ] || { echo "error: config not found: $config" >&2; exit 1; }
-  mkdir -p "$run"
-  setsid "$venv/bin/litellm" --config "$config" --host "$host" --port "$port" \
-    >"$log" 2>&1 </dev/null &
-  echo $! >"$pidfile"
-  local deadline=$((SECONDS + ${SYMPHONY_LITELLM_START_TIMEOUT:-120}))
-  while ! alive; do
-    if ! running_pid >/dev/null; then
-      echo "error: litellm exited; last lines of $log:" >&2
-      tail -n 30 "$log" >&2
-      rm -f "$pidfile"
-      exit 1
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "error: litellm not answering on $url; see $log" >&2
-      stop
-      exit 1
-    fi
-    sleep 0.3
-  done
-  echo "litellm up (pid $(cat "$pidfile")) at $url/v1 with ${config#"$root"/}"
-}
-
-stop() {
-  local pid
-  if ! pid="$(running_pid)"; then
-    rm -f "$pidfile"
-    echo "litellm not running"
-    return 0
-  fi
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$pidfile"
-  echo "litellm stopped"
+  service_start litellm alive "${SYMPHONY_LITELLM_START_TIMEOUT:-120}" -- \
+    "$venv/bin/litellm" --config "$config" --host "$host" --port "$port"
+  echo "litellm up (pid $(cat "$run/litellm.pid")) at $url/v1 with ${config#"$root"/}"
 }
 
 status() {
-  if pid="$(running_pid)" && alive; then
+  if pid="$(service_running_pid litellm)" && alive; then
     echo "litellm running (pid $pid) at $url/v1"
-  elif pid="$(running_pid)"; then
+  elif pid="$(service_running_pid litellm)"; then
     echo "litellm starting or stuck (pid $pid); see $log"
     return 1
   else
@@ -109,8 +67,8 @@ status() {
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
+  stop) service_stop litellm ;;
   status) status ;;
-  restart) stop; start ;;
+  restart) service_stop litellm; start ;;
   *) echo "usage: $0 start|stop|status|restart" >&2; exit 2 ;;
 esac

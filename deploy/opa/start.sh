@@ -1,44 +1,21 @@
 #!/usr/bin/env bash
-# Starts the OPA sidecar on ${SYMPHONY_OPA_ADDR:-127.0.0.1:8181} over policy/rego, in the
-# background, logging decisions to .run/opa.log; waits for /health. `stop` ends it.
+# start|stop for the OPA sidecar on ${SYMPHONY_OPA_ADDR:-127.0.0.1:8181} over policy/rego with
+# deploy/opa/config.yaml (decision logs to the console, i.e. .run/opa.log); waits for /health.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
+# shellcheck source=../../scripts/lib/service.sh
+source "$root/scripts/lib/service.sh"
 addr="${SYMPHONY_OPA_ADDR:-127.0.0.1:8181}"
-run="$root/.run"
-pidfile="$run/opa.pid"
-mkdir -p "$run"
 
-running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+healthy() { curl -fsS "http://$addr/health" >/dev/null 2>&1; }
 
 case "${1:-start}" in
   start)
-    if running; then
-      echo "opa already running (pid $(cat "$pidfile"))"
-      exit 0
-    fi
-    "$root/.tools/bin/opa" run --server --skip-version-check \
-      --addr "$addr" --config-file deploy/opa/config.yaml policy/rego \
-      >"$run/opa.log" 2>&1 &
-    echo $! >"$pidfile"
-    for _ in $(seq 1 100); do
-      if curl -fsS "http://$addr/health" >/dev/null 2>&1; then
-        echo "opa up on http://$addr (log: .run/opa.log)"
-        exit 0
-      fi
-      running || break
-      sleep 0.1
-    done
-    echo "error: opa did not become healthy; see .run/opa.log" >&2
-    tail -n 20 "$run/opa.log" >&2 || true
-    exit 1
+    service_start opa healthy 20 -- "$root/.tools/bin/opa" run --server --skip-version-check \
+      --addr "$addr" --config-file deploy/opa/config.yaml policy/rego
+    echo "opa up on http://$addr (log: .run/opa.log)"
     ;;
-  stop)
-    if running; then kill "$(cat "$pidfile")" && echo "opa stopped"; fi
-    rm -f "$pidfile"
-    ;;
-  *)
-    echo "usage: $0 start|stop" >&2
-    exit 2
-    ;;
+  stop) service_stop opa ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
 esac
