@@ -68,6 +68,7 @@ class Settings:
     bind: str = "127.0.0.1:8787"
     explain_default: str = "notes"
     max_body_bytes: int = 1_048_576
+    client_rate_limit: str | None = None
     web_dist: Path = PROJECT_ROOT / "web" / "dist"
     schemas_dir: Path = PROJECT_ROOT / "schemas"
     stats_interval_s: float = 2.0
@@ -103,6 +104,7 @@ class Settings:
             bind=text("BIND", base.bind),
             explain_default=text("EXPLAIN", base.explain_default),
             max_body_bytes=int(number("MAX_BODY_BYTES", base.max_body_bytes)),
+            client_rate_limit=_optional(env, "SYMPHONY_CLIENT_RATE_LIMIT"),
             web_dist=Path(text("WEB_DIST", str(base.web_dist))),
             stats_interval_s=number("STATS_INTERVAL_S", base.stats_interval_s),
             background_jobs=_flag(env.get("SYMPHONY_BACKGROUND_JOBS"), True),

@@ -68,6 +68,7 @@ def register_error_handlers(app: Flask) -> None:
             405: "method_not_allowed",
             413: "body_too_large",
             415: "unsupported_media_type",
+            429: "client_rate_limited",
         }.get(status, "http_error")
         message = exc.description or exc.name
         if status == 413:

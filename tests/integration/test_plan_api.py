@@ -197,3 +197,15 @@ def test_example_policy_is_what_a_fresh_proxy_loads(client: FlaskClient) -> None
     assert body["version"] == 1 and body["updated_by"] == "bootstrap"
     assert body["document"]["models"][2]["name"] == "local/smollm2"
     assert ROOT.joinpath("policy/examples/default.json").is_file()
+
+
+def test_a_configured_client_limit_answers_429_as_json(settings: Settings) -> None:
+    from dataclasses import replace
+
+    limited = replace(settings, client_rate_limit="3/minute")
+    client = create_app({"TESTING": True, "SETTINGS": limited}).test_client()
+    statuses = [plan(client, {"task": "qa", "loa": 1})[0] for _ in range(3)]
+    assert statuses == [200, 200, 200]
+    status, body = plan(client, {"task": "qa", "loa": 1})
+    assert status == 429 and body["error"] == "client_rate_limited"
+    assert client.get("/policy").status_code == 200
