@@ -23,6 +23,13 @@ def json_body() -> Any:
     raw = request.get_data(cache=True)
     try:
         return json.loads(raw)
+    except RecursionError as exc:
+        raise ApiError(
+            400,
+            "malformed_json",
+            "body nests too deeply",
+            [FieldError("$", "JSON nesting too deep")],
+        ) from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = (
             f"line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""

@@ -59,6 +59,12 @@ def register_error_handlers(app: Flask) -> None:
     def _api_error(exc: ApiError) -> tuple[Response, int]:
         return json_error(exc.status, exc.code, exc.message, exc.errors, exc.extra)
 
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> tuple[Response, int]:
+        # A bug, not bad input: log it with its traceback and answer JSON, never HTML.
+        app.logger.exception("unhandled error: %s", type(exc).__name__)
+        return json_error(500, "internal_error", "unexpected error; see the proxy log")
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int]:
         status = exc.code or 500

@@ -209,3 +209,18 @@ def test_a_configured_client_limit_answers_429_as_json(settings: Settings) -> No
     status, body = plan(client, {"task": "qa", "loa": 1})
     assert status == 429 and body["error"] == "client_rate_limited"
     assert client.get("/policy").status_code == 200
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash(client: FlaskClient) -> None:
+    body = "[" * 200_000 + "]" * 200_000
+    response = client.put("/policy", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "malformed_json"
+    assert client.get("/policy").get_json()["version"] == 1
+
+
+def test_unknown_routes_and_methods_answer_json(client: FlaskClient) -> None:
+    missing = client.get("/nowhere")
+    assert missing.status_code == 404 and missing.get_json()["error"] == "not_found"
+    wrong = client.get("/route/plan")
+    assert wrong.status_code == 405 and wrong.get_json()["error"] == "method_not_allowed"
