@@ -255,7 +255,7 @@ def chat_completions() -> ResponseReturnValue:
     chunk, ended = first_chunk(stream)
     if ended is not None and ended.status != "ok":
         return _failed(ended)
-    model = run.attempts[-1].model if run.attempts else (decision.model or "")
+    model = run.serving or decision.model or ""
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     return Response(
         _openai_stream(run, model, chunk, stream, ended, include_usage),

@@ -68,6 +68,7 @@ class Run:
     plan: Plan
     started: float
     attempts: list[Attempt] = field(default_factory=list)
+    serving: str | None = None
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,7 @@ class Executor:
                 # Another request (or proxy) took the last slot between decision and admission.
                 run.attempts.append(Attempt(model, "rpm_exhausted", None, 0.0, "admission refused"))
                 continue
+            run.serving = model
             yield model, spec
 
     def _call(self, run: Run, spec: ModelSpec, stream: bool) -> ChatCall:

@@ -136,3 +136,16 @@ def test_a_client_leaving_mid_stream_stops_the_upstream_call(stack: Stack, tmp_p
     assert isinstance(attempts, list)
     assert attempts[-1]["outcome"] == "client_disconnected"
     stack.upstream.restore("alpha")
+
+
+def test_a_stream_that_fell_back_names_the_model_that_answered(
+    sdk: openai.OpenAI, stack: Stack
+) -> None:
+    stack.upstream.update("alpha", status=503)
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "x"}], metadata=QA, stream=True
+    )
+    assert raw.headers["x-symphony-model"] == "hosted/beta"
+    chunks = list(raw.parse())
+    assert {chunk.model for chunk in chunks} == {"hosted/beta"}
+    stack.upstream.restore("alpha")
