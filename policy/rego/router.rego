@@ -163,10 +163,19 @@ default _local_time := null
 
 _local_time := windows.local_time(input.now_ns, _policy.timezone)
 
+# Only the window gate reads the local time, so a request whose candidates
+# have no usage windows skips the time zone arithmetic.
+default _gate_local_time := null
+
+_gate_local_time := _local_time if {
+	some name in _candidates
+	_models[name].usage_windows
+}
+
 _context := {
 	"request": input.request,
 	"route": _route,
-	"local_time": _local_time,
+	"local_time": _gate_local_time,
 	"timezone": _policy.timezone,
 }
 
