@@ -46,6 +46,16 @@ def json_error(
     return jsonify(body), status
 
 
+def engine_unavailable(exc: Exception) -> ApiError:
+    """503: no decision, so nothing is routed (fail closed)."""
+    return ApiError(
+        503,
+        "policy_engine_unavailable",
+        "the policy engine did not answer; nothing is routed without a decision",
+        extra={"detail": str(exc), "denial": "policy_engine_unavailable"},
+    )
+
+
 def invalid_body(errors: Sequence[FieldError]) -> ApiError:
     """A 400 naming every bad field."""
     first = errors[0]

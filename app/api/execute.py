@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from app.api.body import json_object
 from app.api.context import services
-from app.api.errors import ApiError, json_error
+from app.api.errors import engine_unavailable, json_error
 from app.api.plan import explain_mode, parse_route_request
 from app.core.execution import ExecutionResult, Executor, Run
 from app.core.ports import PolicyEngineUnavailable
@@ -27,12 +27,7 @@ def begin_run(route_request: RouteRequest, explain: str, source: str) -> Run:
     try:
         return services().executor.begin(route_request, explain, source)
     except PolicyEngineUnavailable as exc:
-        raise ApiError(
-            503,
-            "policy_engine_unavailable",
-            "the policy engine did not answer; nothing is routed without a decision",
-            extra={"detail": str(exc), "denial": "policy_engine_unavailable"},
-        ) from exc
+        raise engine_unavailable(exc) from exc
 
 
 def wants_stream(route_request: RouteRequest, run: Run) -> bool:

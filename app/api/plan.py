@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 
 from app.api.body import json_object
 from app.api.context import services
-from app.api.errors import ApiError, invalid_body
+from app.api.errors import ApiError, engine_unavailable, invalid_body
 from app.core.ports import PolicyEngineUnavailable
 from app.core.route_request import InvalidRequest, RouteRequest
 from app.core.router import EXPLAIN_MODES, Plan
@@ -44,12 +44,7 @@ def decide(route_request: RouteRequest, explain: str) -> Plan:
     try:
         return services().router.plan(route_request, explain)
     except PolicyEngineUnavailable as exc:
-        raise ApiError(
-            503,
-            "policy_engine_unavailable",
-            "the policy engine did not answer; nothing is routed without a decision",
-            extra={"detail": str(exc), "denial": "policy_engine_unavailable"},
-        ) from exc
+        raise engine_unavailable(exc) from exc
 
 
 def plan_body(plan: Plan) -> dict[str, Any]:

@@ -26,7 +26,6 @@ from tests.support.processes import (
     spawn,
     start_opa,
     start_proxy,
-    wait_until_up,
 )
 from tests.support.upstream import UpstreamServer
 
@@ -156,12 +155,8 @@ def litellm(
         env={**OFFLINE_ENV, "LITELLM_MASTER_KEY": MASTER_KEY},
         cwd=config.parent,
     )
-    try:
-        # Importing LiteLLM's proxy takes 10-30 s on two cores.
-        wait_until_up(f"{service.url}/health/liveliness", timeout_s=180, proc=service.proc)
-    except RuntimeError as exc:
-        service.stop()
-        raise RuntimeError(f"{exc}\n{service.log()[-4000:]}") from exc
+    # Importing LiteLLM's proxy takes 10-30 s on two cores.
+    service.ready("/health/liveliness", timeout_s=180)
     yield service
     service.stop()
 

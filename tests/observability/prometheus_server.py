@@ -12,7 +12,7 @@ import requests
 import yaml
 
 from tests.observability.assets import PROMETHEUS_CONFIG, load_yaml
-from tests.support.processes import Service, free_port, spawn, tool, wait_until_up
+from tests.support.processes import Service, free_port, spawn, tool
 
 
 def config_for_tests(targets: Mapping[str, str], interval: str = "1s") -> dict[str, Any]:
@@ -80,9 +80,4 @@ def start_prometheus(log_dir: Path, work_dir: Path, targets: Mapping[str, str]) 
         port,
         log_dir,
     )
-    try:
-        wait_until_up(f"{service.url}/-/ready", timeout_s=30, proc=service.proc)
-    except RuntimeError as exc:
-        service.stop()
-        raise RuntimeError(f"{exc}\n{service.log()}") from exc
-    return service
+    return service.ready("/-/ready", timeout_s=30)

@@ -6,7 +6,7 @@ import importlib.util
 import subprocess
 from pathlib import Path
 
-from tests.support.processes import VENV_BIN, Service, free_port, spawn, wait_until_up
+from tests.support.processes import VENV_BIN, Service, free_port, spawn
 
 MODEL_ALIAS = "smollm2"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -81,9 +81,4 @@ def start_local_model(
         port,
         log_dir,
     )
-    try:
-        wait_until_up(f"{service.url}/v1/models", timeout_s=60, proc=service.proc)
-    except RuntimeError as exc:
-        service.stop()
-        raise RuntimeError(f"{exc}\n{service.log()}") from exc
-    return service
+    return service.ready("/v1/models", timeout_s=60)

@@ -91,6 +91,15 @@ class Service:
         """What the process printed."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def ready(self, path: str, timeout_s: float = 20.0) -> Service:
+        """Wait until `path` answers 2xx; otherwise stop the process and fail with its log."""
+        try:
+            wait_until_up(f"{self.url}{path}", timeout_s=timeout_s, proc=self.proc)
+        except RuntimeError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}\n{self.log()[-4000:]}") from exc
+        return self
+
 
 def spawn(
     name: str,
@@ -136,12 +145,7 @@ def start_opa(log_dir: Path, port: int | None = None) -> Service:
         port,
         log_dir,
     )
-    try:
-        wait_until_up(f"{service.url}/health", proc=service.proc)
-    except RuntimeError as exc:
-        service.stop()
-        raise RuntimeError(f"{exc}\n{service.log()}") from exc
-    return service
+    return service.ready("/health")
 
 
 def start_redis(log_dir: Path) -> Service:
@@ -198,9 +202,4 @@ def start_proxy(log_dir: Path, env: Mapping[str, str], threads: int = 8) -> Serv
         log_dir,
         env={**env, "SYMPHONY_BIND": f"127.0.0.1:{port}"},
     )
-    try:
-        wait_until_up(f"{service.url}/policy", timeout_s=30, proc=service.proc)
-    except RuntimeError as exc:
-        service.stop()
-        raise RuntimeError(f"{exc}\n{service.log()}") from exc
-    return service
+    return service.ready("/policy", timeout_s=30)
