@@ -18,13 +18,8 @@ bp = Blueprint("policy", __name__)
 @bp.get("/policy")
 def get_policy() -> ResponseReturnValue:
     """The active document with its revision metadata."""
-    stored = services().policies
-    view = stored.current()
-    meta = next(
-        (h for h in stored.history() if h["version"] == view.revision),
-        {"version": view.revision},
-    )
-    return jsonify({**meta, "document": view.document})
+    policies = services().policies
+    return jsonify({**policies.current_summary(), "document": policies.current().document})
 
 
 @bp.post("/policy/validate")
@@ -51,8 +46,7 @@ def put_policy() -> ResponseReturnValue:
             "OPA did not accept the policy; the previous version stays active",
             extra={"detail": str(exc)},
         ) from exc
-    meta = services().policies.history()[0]
-    return jsonify({**meta, "document": view.document})
+    return jsonify({**services().policies.current_summary(), "document": view.document})
 
 
 @bp.get("/policy/history")

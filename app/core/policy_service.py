@@ -81,6 +81,11 @@ class PolicyService:
             self._view = PolicyView.of(document, stored.version)
             return self._view
 
+    def current_summary(self) -> dict[str, Any]:
+        """Metadata of the active revision (version, updated_by, request_id, updated_at)."""
+        stored = self._store.current()
+        return stored.summary() if stored is not None else {"version": self.current().revision}
+
     def history(self) -> list[dict[str, Any]]:
         """Metadata of every stored revision, newest first."""
         return [entry.summary() for entry in self._store.history()]
