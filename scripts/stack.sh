@@ -27,7 +27,7 @@ Symphony is up:
   plan        curl -s -X POST $bind/route/plan -H 'content-type: application/json' -d '{"task":"qa","loa":1}'
   health      http://$bind/status/health.json
   metrics     http://$bind/metrics
-  logs        .run/*.log        stop with: just down
+  logs        .run/*.log        stop with: .venv/bin/just down
 MSG
 }
 
