@@ -19,7 +19,7 @@ from app.core.latency import LatencyBook
 from app.core.policy_document import PolicyValidator
 from app.core.policy_service import PolicyService
 from app.core.policy_view import ModelSpec
-from app.core.ports import PolicyEngineUnavailable
+from app.core.ports import Controls, PolicyEngineUnavailable
 from app.core.route_request import RouteRequestParser
 from app.core.router import ModelHealth, Router
 from app.core.validation import SchemaChecker
@@ -40,7 +40,7 @@ class Services:
     engine: OpaPolicyEngine
     policies: PolicyService
     counters: CounterStore
-    controls: FileControls
+    controls: Controls
     health: ModelHealth
     router: Router
     requests: RouteRequestParser
@@ -66,6 +66,15 @@ def build_counters(settings: Settings) -> CounterStore:
 
         return RedisCounterStore.from_url(settings.redis_url)
     return InMemoryCounterStore()
+
+
+def build_controls(settings: Settings) -> Controls:
+    """Kill switch in Redis when proxies share one, on disk otherwise (both survive restarts)."""
+    if settings.redis_url:
+        from app.adapters.redis_controls import RedisControls
+
+        return RedisControls.from_url(settings.redis_url)
+    return FileControls(settings.data_dir / "controls.json")
 
 
 def upstream_for(settings: Settings) -> Any:
@@ -94,7 +103,7 @@ def build_services(settings: Settings) -> Services:
     except PolicyEngineUnavailable as exc:
         log.warning("policy not pushed at start (%s); it is pushed on first use", exc)
     counters = build_counters(settings)
-    controls = FileControls(settings.data_dir / "controls.json")
+    controls = build_controls(settings)
     health = ModelHealth()
     router = Router(engine, counters, policies, controls, health)
     gateway = HttpGateway(

@@ -83,6 +83,17 @@ def test_two_proxies_admit_exactly_the_cap(tmp_path: Path, redis_server: Service
         proxies[0] = start_proxy(logs, env)
         metrics = requests.get(f"{proxies[0].url}/metrics", timeout=5).text
         assert f'symphony_model_rpm{{model="hosted/alpha"}} {float(CAP)}' in metrics
+
+        # One kill switch for every proxy on the store: set on A, enforced by B.
+        requests.put(
+            f"{proxies[0].url}/controls/kill-switch", json={"on": True}, timeout=5
+        ).raise_for_status()
+        risky = requests.post(
+            f"{proxies[1].url}/route/plan", json={"task": "qa", "loa": 3}, timeout=5
+        ).json()
+        assert risky["decision"]["denial"] == "kill_switch"
+        state = requests.get(f"{proxies[1].url}/controls/kill-switch", timeout=5).json()
+        assert state["kill_switch"] is True
     finally:
         for proxy in proxies:
             proxy.stop()
