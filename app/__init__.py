@@ -14,7 +14,7 @@ from app.settings import Settings
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Application factory: settings from the environment unless a test passes its own."""
-    from app.api import dashboard, execute, openai_compat, plan, policy, runs, status
+    from app.api import bundles, dashboard, execute, openai_compat, plan, policy, runs, status
     from app.api.client_limits import limit_clients
     from app.api.errors import register_error_handlers
     from app.bootstrap import build_services
@@ -29,9 +29,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     services = build_services(settings)
     app.extensions["symphony"] = services
     register_error_handlers(app)
-    for module in (plan, execute, openai_compat, policy, runs, status, dashboard):
+    for module in (plan, execute, openai_compat, policy, bundles, runs, status, dashboard):
         app.register_blueprint(module.bp)
-    services.metrics.bind(app, services.monitor.statuses, services.monitor.engine_up)
+    services.metrics.bind(
+        app, services.monitor.statuses, services.monitor.engine_up, services.monitor.policy_state
+    )
     limit_clients(app, settings)
     register_events(app, services.bus, services.monitor.hello)
     if settings.background_jobs:

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from app.adapters.controls import FileControls
 from app.adapters.gateway import HttpGateway
 from app.adapters.opa import OpaPolicyEngine
-from app.adapters.policy_store import FilePolicyStore
-from app.adapters.run_reports import FileRunReports
+from app.adapters.opa_check import OpaCompiler, read_router_modules
+from app.adapters.sql.database import database_url, migrate, open_engine
+from app.adapters.sql.revisions import SqlRevisionStore
+from app.adapters.sql.run_reports import SqlRunReports
+from app.adapters.sql.sidecars import SqlSidecarStatuses
+from app.core.bundles import BundleServer
 from app.core.counters import CounterStore, InMemoryCounterStore
 from app.core.execution import Executor
 from app.core.latency import LatencyBook
 from app.core.policy_document import PolicyValidator
 from app.core.policy_service import PolicyService
 from app.core.policy_view import ModelSpec
-from app.core.ports import Controls, PolicyEngineUnavailable
+from app.core.ports import Controls
 from app.core.route_request import RouteRequestParser
 from app.core.router import ModelHealth, Router
 from app.core.validation import SchemaChecker
@@ -46,7 +53,10 @@ class Services:
     requests: RouteRequestParser
     chat_schema: SchemaChecker
     gateway: HttpGateway
-    reports: FileRunReports
+    reports: SqlRunReports
+    sidecars: SqlSidecarStatuses
+    bundles: BundleServer
+    database: sa.Engine
     executor: Executor
     metrics: SymphonyMetrics
     bus: EventBus
@@ -88,28 +98,43 @@ def upstream_for(settings: Settings) -> Any:
     return base_url
 
 
+def opa_binary(settings: Settings) -> str:
+    """The pinned opa binary, else the one on PATH (needed to compile candidate revisions)."""
+    if Path(settings.opa_binary).exists():
+        return settings.opa_binary
+    return shutil.which("opa") or settings.opa_binary
+
+
 def build_services(settings: Settings) -> Services:
-    """Wire adapters, load the stored policy and push it to OPA (if OPA is up yet)."""
+    """Wire adapters, migrate the store and make sure a policy revision is active."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = open_engine(database_url(settings.database_url, settings.data_dir))
+    migrate(database)
     engine = OpaPolicyEngine(settings.opa_url, settings.opa_timeout_s)
+    router_modules = read_router_modules(settings.rego_dir)
     policies = PolicyService(
         PolicyValidator(_schema(settings.schemas_dir, "policy.schema.json")),
-        FilePolicyStore(settings.data_dir / "policy"),
-        engine,
+        SqlRevisionStore(database),
+        OpaCompiler(opa_binary(settings), router_modules),
     )
-    policies.bootstrap(settings.policy_file)
-    try:
-        policies.push()
-    except PolicyEngineUnavailable as exc:
-        log.warning("policy not pushed at start (%s); it is pushed on first use", exc)
+    policies.bootstrap(settings.policy_file, settings.data_dir / "policy")
+    reports = SqlRunReports(database)
+    imported = reports.import_folder(settings.data_dir / "runs")
+    if imported:
+        log.info("carried %d run reports over from %s", imported, settings.data_dir / "runs")
+    bundles = BundleServer(
+        lambda number: policies.revision(number),
+        lambda: policies.snapshot().pointer.revision,
+        router_modules,
+        max_waiters=settings.bundle_long_polls,
+    )
     counters = build_counters(settings)
     controls = build_controls(settings)
     health = ModelHealth()
-    router = Router(engine, counters, policies, controls, health)
+    router = Router(engine, counters, policies, controls, health, grace_s=settings.revision_grace_s)
     gateway = HttpGateway(
         settings.gateway_key, settings.gateway_connect_timeout_s, settings.gateway_read_timeout_s
     )
-    reports = FileRunReports(settings.data_dir / "runs")
     metrics = SymphonyMetrics()
     bus = EventBus()
     latencies = LatencyBook()
@@ -123,8 +148,19 @@ def build_services(settings: Settings) -> Services:
         telemetry,
         max_attempts=settings.max_attempts,
     )
+    sidecars = SqlSidecarStatuses(database)
     monitor = Monitor(
-        settings, engine, gateway, counters, policies, health, latencies, bus, telemetry, controls
+        settings,
+        engine,
+        gateway,
+        counters,
+        policies,
+        health,
+        latencies,
+        bus,
+        telemetry,
+        controls,
+        sidecars,
     )
     return Services(
         settings=settings,
@@ -138,6 +174,9 @@ def build_services(settings: Settings) -> Services:
         chat_schema=SchemaChecker(_schema(settings.schemas_dir, "chat-completions.schema.json")),
         gateway=gateway,
         reports=reports,
+        sidecars=sidecars,
+        bundles=bundles,
+        database=database,
         executor=executor,
         metrics=metrics,
         bus=bus,

@@ -14,7 +14,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_flask_exporter import PrometheusMetrics
 
+from app.adapters.sql.sidecars import SidecarStatus
 from app.core.model_status import ModelStatus
+from app.core.revisions import revision_number
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 EVAL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
@@ -61,6 +63,44 @@ class _LiveCollector(Collector):
             fams["window"].add_metric([m.model], 1.0 if m.window.open else 0.0)
             fams["cool"].add_metric([m.model], 1.0 if m.cooling_down else 0.0)
         yield from fams.values()
+
+
+class _PolicyCollector(Collector):
+    """The store's active revision and what every sidecar last reported, at scrape time."""
+
+    def __init__(self, policy: Callable[[], tuple[int, list[SidecarStatus]]]) -> None:
+        self._policy = policy
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        active, sidecars = self._policy()
+        gauge = GaugeMetricFamily(
+            "symphony_policy_active_revision", "The active policy revision in the shared store"
+        )
+        gauge.add_metric([], float(active))
+        yield gauge
+        revision = GaugeMetricFamily(
+            "symphony_opa_bundle_revision",
+            "Policy revision each OPA sidecar last reported active (0: none)",
+            labels=["sidecar"],
+        )
+        in_step = GaugeMetricFamily(
+            "symphony_opa_bundle_in_step",
+            "1 when the sidecar's active bundle is the store's active revision",
+            labels=["sidecar"],
+        )
+        errors = GaugeMetricFamily(
+            "symphony_opa_bundle_errors",
+            "Bundle errors in the sidecar's last status report",
+            labels=["sidecar"],
+        )
+        for sidecar in sidecars:
+            number = revision_number(sidecar.bundle_revision) or 0
+            revision.add_metric([sidecar.name], float(number))
+            in_step.add_metric([sidecar.name], 1.0 if number == active else 0.0)
+            errors.add_metric([sidecar.name], float(len(sidecar.bundle_errors)))
+        yield revision
+        yield in_step
+        yield errors
 
 
 def path(req: Request) -> str:
@@ -116,6 +156,11 @@ class SymphonyMetrics:
             ["model"],
             registry=r,
         )
+        self.revision_mismatches = Counter(
+            "symphony_policy_revision_mismatch_total",
+            "Decisions refused because the sidecar evaluated an older policy revision",
+            registry=r,
+        )
         self._exporter: PrometheusMetrics | None = None
 
     def bind(
@@ -123,16 +168,23 @@ class SymphonyMetrics:
         app: Flask,
         models: Callable[[], list[ModelStatus]],
         engine_up: Callable[[], bool],
+        policy: Callable[[], tuple[int, list[SidecarStatus]]],
     ) -> None:
         """Attach the HTTP metrics and /metrics to `app`, and the scrape-time gauges."""
         self.registry.register(_LiveCollector(models, engine_up))
+        self.registry.register(_PolicyCollector(policy))
         self._exporter = PrometheusMetrics(
             app,
             registry=self.registry,
             group_by=path,
             default_labels={},
-            excluded_paths=["^/metrics$", "^/assets/"],
+            # Bundle long polls are held for seconds by design: not request latency.
+            excluded_paths=["^/metrics$", "^/assets/", "^/opa/"],
         )
+
+    def revision_mismatch(self) -> None:
+        """Count one decision refused for an older policy revision."""
+        self.revision_mismatches.inc()
 
     def observe_decision(self, allow: bool, denial: str | None, model: str | None) -> None:
         """Count one decision (label values come from the policy and reason codes only)."""

@@ -7,6 +7,7 @@ from typing import Any
 
 from app.adapters.gateway import HttpGateway
 from app.adapters.opa import OpaPolicyEngine
+from app.adapters.sql.sidecars import SidecarStatus, SqlSidecarStatuses
 from app.core.burndown import burndown
 from app.core.counters import CounterStore, budget_day
 from app.core.latency import LatencyBook
@@ -37,6 +38,7 @@ class Monitor:
         bus: EventBus,
         telemetry: LiveTelemetry,
         controls: Controls,
+        sidecars: SqlSidecarStatuses,
     ) -> None:
         self._settings = settings
         self._engine = engine
@@ -48,6 +50,7 @@ class Monitor:
         self._bus = bus
         self._telemetry = telemetry
         self._controls = controls
+        self._sidecars = sidecars
         self._engine_up = True
 
     def _windows(self, now: float) -> dict[str, WindowState]:
@@ -81,6 +84,26 @@ class Monitor:
         now = time.time()
         usage = self._counters.usage(policy.models, now, budget_day(now, policy.timezone))
         return burndown(policy, usage, self._counters.spend, now)
+
+    def policy_state(self) -> tuple[int, list[SidecarStatus]]:
+        """The active revision number and every sidecar's last status report."""
+        return self._policies.snapshot().pointer.revision, self._sidecars.all()
+
+    def policy_health(self) -> dict[str, Any]:
+        """The active revision, this proxy's sidecar and every sidecar that reported."""
+        snapshot = self._policies.snapshot()
+        active = snapshot.view.etag.strip('"')
+        local = self._engine.bundle_revision()
+        return {
+            "active_revision": snapshot.pointer.revision,
+            "active_bundle_revision": active,
+            "activated_at": snapshot.pointer.activated_at.isoformat(timespec="milliseconds"),
+            "local_sidecar": {"bundle_revision": local, "in_step": local == active},
+            "sidecars": [
+                {**s.as_dict(), "in_step": s.bundle_revision == active}
+                for s in self._sidecars.all()
+            ],
+        }
 
     def probes(self) -> dict[str, Probe]:
         """Real probes of OPA, the gateway, the local model server and the counter store."""
@@ -127,6 +150,7 @@ class Monitor:
             "generated_at": now_iso(),
             "checks": {name: probe.as_dict() for name, probe in checks.items()},
             "policy_version": self._policies.current().revision,
+            "policy": self.policy_health(),
             "counters": {
                 "store": "redis" if settings.redis_url else "memory",
                 "persistent": self._counters.persistent,

@@ -63,6 +63,12 @@ class Settings:
     gateway_read_timeout_s: float = 60.0
     max_attempts: int = 3
     redis_url: str | None = None
+    database_url: str | None = field(default=None, repr=False)
+    opa_binary: str = str(PROJECT_ROOT / ".tools" / "bin" / "opa")
+    rego_dir: Path = PROJECT_ROOT / "policy" / "rego"
+    revision_grace_s: float = 5.0
+    propagation_wait_s: float = 5.0
+    bundle_long_polls: int = 16
     policy_file: Path = PROJECT_ROOT / "policy" / "examples" / "default.json"
     data_dir: Path = PROJECT_ROOT / ".data"
     bind: str = "127.0.0.1:8787"
@@ -99,6 +105,12 @@ class Settings:
             gateway_read_timeout_s=number("GATEWAY_READ_TIMEOUT_S", 60.0),
             max_attempts=int(number("MAX_ATTEMPTS", base.max_attempts)),
             redis_url=_optional(env, "SYMPHONY_REDIS_URL"),
+            database_url=_optional(env, "SYMPHONY_DATABASE_URL"),
+            opa_binary=text("OPA_BINARY", base.opa_binary),
+            rego_dir=Path(text("REGO_DIR", str(base.rego_dir))),
+            revision_grace_s=number("REVISION_GRACE_S", base.revision_grace_s),
+            propagation_wait_s=number("PROPAGATION_WAIT_S", base.propagation_wait_s),
+            bundle_long_polls=int(number("BUNDLE_LONG_POLLS", base.bundle_long_polls)),
             policy_file=Path(text("POLICY_FILE", str(base.policy_file))),
             data_dir=Path(text("DATA_DIR", str(base.data_dir))),
             bind=text("BIND", base.bind),

@@ -1,4 +1,5 @@
-"""Fixtures: a real OPA per session, and an app wired to it with a fresh data directory."""
+"""Fixtures: an app wired to a fresh data directory, and its own real OPA sidecar pulling
+the app's bundle over real HTTP, as a proxy and its sidecar run in production."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.settings import Settings
-from tests.support.processes import ROOT, Service, start_opa
+from tests.support.processes import ROOT, Service, free_port
+from tests.support.served import with_sidecar
 
 
 @pytest.fixture(scope="session")
@@ -20,22 +22,21 @@ def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("logs")
 
 
-@pytest.fixture(scope="session")
-def opa(logs_dir: Path) -> Iterator[Service]:
-    """One real OPA sidecar for the session."""
-    service = start_opa(logs_dir)
-    yield service
-    service.stop()
+@pytest.fixture
+def opa_port() -> int:
+    """The port the test's sidecar will listen on (the app needs it before OPA starts)."""
+    return free_port()
 
 
 @pytest.fixture
-def settings(tmp_path: Path, opa: Service) -> Settings:
-    """Settings pointing at the session's OPA and a fresh data directory."""
+def settings(tmp_path: Path, opa_port: int) -> Settings:
+    """Settings pointing at the test's sidecar and a fresh data directory."""
     return Settings(
-        opa_url=opa.url,
+        opa_url=f"http://127.0.0.1:{opa_port}",
         data_dir=tmp_path / "data",
         policy_file=ROOT / "policy" / "examples" / "default.json",
         background_jobs=False,
+        propagation_wait_s=5.0,
     )
 
 
@@ -46,6 +47,13 @@ def app(settings: Settings) -> Flask:
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    """A test client."""
+def opa(app: Flask, opa_port: int, logs_dir: Path) -> Iterator[Service]:
+    """The app's own real OPA sidecar, ready once it activated the app's bundle."""
+    with with_sidecar(app, opa_port, logs_dir) as service:
+        yield service
+
+
+@pytest.fixture
+def client(app: Flask, opa: Service) -> FlaskClient:
+    """A test client of an app whose sidecar runs the active revision."""
     return app.test_client()

@@ -15,7 +15,7 @@ from app.core.ports import Evaluation, PolicyEngineUnavailable, Probe
 
 DECISION_PACKAGE = "symphony.router"
 DECISION_RULE = "decision"
-POLICY_DATA_PATH = "symphony/policy"
+BUNDLE = "symphony"
 MAX_TRACE_LINES = 4000
 _SPACES = re.compile(r"\s{2,}")
 
@@ -77,14 +77,18 @@ class OpaPolicyEngine:
             metrics=metrics if isinstance(metrics, dict) else {},
         )
 
-    def load_policy(self, document: dict[str, Any]) -> None:
-        """PUT the document at data.symphony.policy."""
+    def bundle_revision(self) -> str | None:
+        """The manifest revision of the bundle the sidecar has activated, None if none."""
         try:
-            self._client.update_or_create_data(document, POLICY_DATA_PATH)
-        except requests.RequestException as exc:
-            raise PolicyEngineUnavailable(f"OPA data push failed: {type(exc).__name__}") from exc
-        except Exception as exc:  # opa-python-client raises its own types on 4xx/5xx
-            raise PolicyEngineUnavailable(f"OPA rejected the policy data: {exc}") from exc
+            response = self._client._session.get(
+                f"{self._base}/v1/data/system/bundles/{BUNDLE}/manifest/revision",
+                timeout=self._timeout,
+            )
+            body = response.json() if response.status_code == 200 else {}
+        except (requests.RequestException, ValueError):
+            return None
+        result = body.get("result") if isinstance(body, dict) else None
+        return result if isinstance(result, str) else None
 
     def model_windows(self, now_ns: int) -> dict[str, WindowState]:
         """Each model's usage-window state at `now_ns`, as the policy computes it."""
@@ -102,12 +106,12 @@ class OpaPolicyEngine:
         }
 
     def probe(self) -> Probe:
-        """GET OPA's /health."""
+        """GET OPA's /health?bundles: ready only once the Symphony bundle is activated."""
         started = time.perf_counter()
         try:
-            response = requests.get(f"{self._base}/health", timeout=self._timeout)
+            response = requests.get(f"{self._base}/health?bundles", timeout=self._timeout)
             ok = response.status_code == 200
-            detail = "" if ok else f"HTTP {response.status_code}"
+            detail = "" if ok else f"HTTP {response.status_code} (no bundle activated yet?)"
         except requests.RequestException as exc:
             ok, detail = False, type(exc).__name__
         return Probe("opa", ok, (time.perf_counter() - started) * 1000, detail)

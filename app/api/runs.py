@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
-from app.adapters.run_reports import FileRunReports
+from app.adapters.sql.run_reports import SqlRunReports
 from app.api.context import services
 from app.api.errors import ApiError
 from app.core.validation import FieldError
@@ -16,7 +16,7 @@ bp = Blueprint("runs", __name__)
 @bp.get("/runs/<audit_id>")
 def get_run(audit_id: str) -> ResponseReturnValue:
     """The report of one execution."""
-    if not FileRunReports.well_formed(audit_id):
+    if not SqlRunReports.well_formed(audit_id):
         raise ApiError(
             400,
             "invalid_request",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core.revisions import revision_number
+
 KNOWN_DENIAL_KINDS = frozenset({"capacity", "governance"})
 
 
@@ -56,6 +58,12 @@ class Decision:
     eligible: tuple[str, ...]
     reasons: tuple[Reason, ...]
     estimated_cost_usd: dict[str, float] = field(default_factory=dict)
+    revision: str | None = None
+
+    @property
+    def revision_number(self) -> int | None:
+        """The policy revision number OPA evaluated (from its bundle manifest)."""
+        return revision_number(self.revision)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form, the same shape OPA produced."""
@@ -70,6 +78,7 @@ class Decision:
             "eligible": list(self.eligible),
             "reasons": [r.as_dict() for r in self.reasons],
             "estimated_cost_usd": dict(self.estimated_cost_usd),
+            "revision": self.revision,
         }
 
     @property
@@ -143,4 +152,5 @@ def parse_decision(raw: Any) -> Decision:
             str(k): float(_expect(v, (int, float), "estimated_cost_usd[]"))
             for k, v in costs.items()
         },
+        revision=_optional_str(raw, "revision"),
     )

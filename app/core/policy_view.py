@@ -41,9 +41,10 @@ class PolicyView:
     cooldown_failures: int
     cooldown_seconds: int
     models: dict[str, ModelSpec]
+    etag: str = ""
 
     @classmethod
-    def of(cls, document: dict[str, Any], revision: int) -> PolicyView:
+    def of(cls, document: dict[str, Any], revision: int, etag: str = "") -> PolicyView:
         """Read a schema-valid document."""
         cooldown = document.get("cooldown", {})
         models = {}
@@ -71,6 +72,7 @@ class PolicyView:
             cooldown_failures=cooldown.get("failures", DEFAULT_COOLDOWN_FAILURES),
             cooldown_seconds=cooldown.get("seconds", DEFAULT_COOLDOWN_SECONDS),
             models=models,
+            etag=etag,
         )
 
     @property

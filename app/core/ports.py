@@ -47,46 +47,8 @@ class PolicyEngine(Protocol):
         """Evaluate the decision for `opa_input`; explain is 'off', 'notes' or 'full'."""
         ...
 
-    def load_policy(self, document: dict[str, Any]) -> None:
-        """Replace the policy document the engine evaluates against."""
-        ...
-
     def probe(self) -> Probe:
         """Check the engine's health."""
-        ...
-
-
-class StoredPolicy(Protocol):
-    """A stored revision of the policy document."""
-
-    @property
-    def version(self) -> int:
-        """Revision number."""
-        ...
-
-    @property
-    def document(self) -> dict[str, Any]:
-        """The document."""
-        ...
-
-    def summary(self) -> dict[str, Any]:
-        """Metadata without the document."""
-        ...
-
-
-class PolicyStore(Protocol):
-    """Durable, versioned storage of policy documents."""
-
-    def current(self) -> StoredPolicy | None:
-        """The newest revision."""
-        ...
-
-    def history(self) -> list[Any]:
-        """Every revision, newest first."""
-        ...
-
-    def save(self, document: dict[str, Any], updated_by: str, request_id: str) -> Any:
-        """Store the next revision durably."""
         ...
 
 

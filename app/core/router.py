@@ -10,12 +10,32 @@ from typing import Any
 from app.core.counters import CounterStore, budget_day
 from app.core.decision import Decision, MalformedDecision, parse_decision
 from app.core.policy_input import build_input
-from app.core.policy_service import PolicyService
+from app.core.policy_service import PolicyService, Snapshot
 from app.core.policy_view import PolicyView
 from app.core.ports import Controls, Evaluation, PolicyEngine, PolicyEngineUnavailable
 from app.core.route_request import RouteRequest
 
 EXPLAIN_MODES = ("off", "notes", "full")
+
+
+class RevisionMismatch(PolicyEngineUnavailable):
+    """The sidecar decided under an older revision than the store's active one for longer
+    than the grace (or under none): the decision is refused, not acted on."""
+
+    def __init__(
+        self,
+        evaluated: str | None,
+        active: str,
+        decision_id: str | None,
+        result: dict[str, Any],
+        behind_s: float,
+    ) -> None:
+        super().__init__(f"sidecar evaluated {evaluated}, the active revision is {active}")
+        self.evaluated = evaluated
+        self.active = active
+        self.decision_id = decision_id
+        self.result = result
+        self.behind_s = behind_s
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,7 @@ class Router:
         controls: Controls,
         health: ModelHealth,
         clock: Callable[[], float] = time.time,
+        grace_s: float = 5.0,
     ) -> None:
         self._engine = engine
         self._counters = counters
@@ -66,14 +87,17 @@ class Router:
         self._controls = controls
         self._health = health
         self._clock = clock
+        self._grace_s = grace_s
 
     def now(self) -> float:
         """The router's clock."""
         return self._clock()
 
     def plan(self, request: RouteRequest, explain: str = "notes") -> Plan:
-        """Decide; raises PolicyEngineUnavailable when no trustworthy decision comes back."""
-        policy = self._policies.current()
+        """Decide; raises PolicyEngineUnavailable when no trustworthy decision comes back,
+        RevisionMismatch when the sidecar evaluated an older revision past the grace."""
+        snapshot = self._policies.snapshot()
+        policy = snapshot.view
         now = self._clock()
         usage = self._counters.usage(policy.models, now, budget_day(now, policy.timezone))
         opa_input = build_input(
@@ -81,12 +105,33 @@ class Router:
         )
         evaluation = self._engine.evaluate(opa_input, explain)
         decision = self._read(evaluation)
-        if decision.denial == "policy_invalid":
-            # OPA keeps data in memory: after a sidecar restart the document must be pushed again.
-            self._policies.push()
-            evaluation = self._engine.evaluate(opa_input, explain)
-            decision = self._read(evaluation)
+        evaluated = decision.revision_number
+        if evaluated != policy.revision:
+            policy = self._evaluated_view(snapshot, evaluated, decision, evaluation, now)
         return Plan(decision, evaluation, policy, request, now)
+
+    def _evaluated_view(
+        self,
+        snapshot: Snapshot,
+        evaluated: int | None,
+        decision: Decision,
+        evaluation: Evaluation,
+        now: float,
+    ) -> PolicyView:
+        """The view of the revision OPA evaluated, if the proxy may act on it."""
+        if evaluated is not None and evaluated > snapshot.pointer.revision:
+            # Our cached pointer is behind the store: the sidecar already has the newer one.
+            return self._policies.view_of(evaluated)
+        behind_s = now - snapshot.pointer.activated_at.timestamp()
+        if evaluated is None or behind_s > self._grace_s:
+            raise RevisionMismatch(
+                evaluated=decision.revision,
+                active=snapshot.view.etag.strip('"'),
+                decision_id=evaluation.decision_id,
+                result=decision.as_dict(),
+                behind_s=behind_s,
+            )
+        return self._policies.view_of(evaluated)
 
     @staticmethod
     def _read(evaluation: Evaluation) -> Decision:

@@ -27,7 +27,7 @@ _kill_switch_defaults := {"loa_at_or_above": 2, "risks": ["high"]}
 # title: Routing decision
 # description: >-
 #   {allow, model, rule, denial, denial_kind, route, candidates, eligible,
-#   reasons, estimated_cost_usd}. Denials take precedence in this order:
+#   reasons, estimated_cost_usd, revision}. Denials take precedence in this order:
 #   policy_invalid, kill_switch, a guard's request-level denial,
 #   no_matching_rule, no_model_available.
 # entrypoint: true
@@ -42,9 +42,19 @@ default decision := {
 	"eligible": [],
 	"reasons": [{"model": null, "reason": "policy_invalid", "detail": "no decision could be made for this input"}],
 	"estimated_cost_usd": {},
+	"revision": null,
 }
 
-decision := _refusal("policy_invalid", [_policy_problem]) if {
+decision := object.union(_decision, {"revision": _bundle_revision})
+
+# The revision of the bundle this decision was evaluated under (its manifest
+# revision, "r<number>-<hash>"), null when the policy did not come from the
+# Symphony bundle: the proxy refuses a decision it cannot tie to the store.
+default _bundle_revision := null
+
+_bundle_revision := data.system.bundles.symphony.manifest.revision
+
+_decision := _refusal("policy_invalid", [_policy_problem]) if {
 	_policy_problem
 } else := _refusal("kill_switch", _kill_switch_args) if {
 	input.kill_switch == true

@@ -263,6 +263,7 @@ refused(code, detail) := {
 	"eligible": [],
 	"reasons": [{"model": null, "reason": code, "detail": detail}],
 	"estimated_cost_usd": {},
+	"revision": null,
 }
 
 # METADATA

@@ -119,12 +119,29 @@ test_malformed_input_still_gets_a_denial if {
 test_decision_always_has_every_key if {
 	keys := {
 		"allow", "model", "rule", "denial", "denial_kind", "route",
-		"candidates", "eligible", "reasons", "estimated_cost_usd",
+		"candidates", "eligible", "reasons", "estimated_cost_usd", "revision",
 	}
 	every changes in [{}, {"loa": 3}, {"model": grok}, {"est_tokens": 900000}] {
 		decision := router.decision with input as fixtures.input_for(changes) with data.symphony.policy as fixtures.policy
 		object.keys(decision) == keys
 	}
+}
+
+# ---- the bundle revision --------------------------------------------------
+
+test_decision_names_the_bundle_revision_it_was_evaluated_under if {
+	bundles := {"symphony": {"manifest": {"revision": "r7-0123456789abcdef"}}}
+	every changes in [{}, {"loa": 3}, {"task": "nothing-matches"}] {
+		decision := router.decision with input as fixtures.input_for(changes)
+			with data.symphony.policy as fixtures.policy
+			with data.system.bundles as bundles
+		decision.revision == "r7-0123456789abcdef"
+	}
+}
+
+test_decision_without_a_bundle_names_no_revision if {
+	decision := router.decision with input as fixtures.input_for({}) with data.symphony.policy as fixtures.policy
+	decision.revision == null
 }
 
 # ---- guards --------------------------------------------------------------

@@ -40,6 +40,7 @@ test_first_eligible_candidate_is_chosen if {
 			{"model": smollm2, "reason": "eligible", "detail": "eligible; next in line"},
 		],
 		"estimated_cost_usd": {gemini: 0.00278, smollm2: 0},
+		"revision": null,
 	}
 }
 
@@ -60,6 +61,7 @@ test_spent_hosted_budget_falls_back_to_the_local_model if {
 			fixtures.chosen(smollm2, "qa-default"),
 		],
 		"estimated_cost_usd": {gemini: 0.00278, smollm2: 0},
+		"revision": null,
 	}
 }
 
@@ -85,6 +87,7 @@ test_local_model_without_dollar_cap_serves_when_every_hosted_budget_is_spent if 
 			fixtures.chosen(smollm2, "code-default"),
 		],
 		"estimated_cost_usd": {grok: 0.000624, gemini: 0.00278, smollm2: 0},
+		"revision": null,
 	}
 }
 
@@ -184,6 +187,7 @@ test_unknown_candidate_is_reported_not_crashed_on if {
 			fixtures.chosen(smollm2, "ghost-first"),
 		],
 		"estimated_cost_usd": {smollm2: 0},
+		"revision": null,
 	}
 }
 
@@ -201,6 +205,7 @@ test_named_model_is_the_only_candidate if {
 		"eligible": [smollm2],
 		"reasons": [fixtures.chosen(smollm2, "qa-default")],
 		"estimated_cost_usd": {smollm2: 0},
+		"revision": null,
 	}
 }
 
@@ -225,6 +230,7 @@ test_named_model_outside_the_route_is_not_available if {
 			]),
 		}],
 		"estimated_cost_usd": {},
+		"revision": null,
 	}
 }
 
@@ -260,6 +266,7 @@ test_no_model_available_for_capacity_alone_is_capacity if {
 			{"model": smollm2, "reason": "unhealthy", "detail": "marked unhealthy by the proxy's probes"},
 		],
 		"estimated_cost_usd": {gemini: 0.00278, smollm2: 0},
+		"revision": null,
 	}
 }
 

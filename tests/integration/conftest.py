@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from app import create_app
 from app.settings import Settings
 from tests.support.processes import Service
+from tests.support.served import with_sidecar
 from tests.support.upstream import UpstreamServer
 
 
@@ -93,11 +94,11 @@ def policy_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def traffic_settings(
-    tmp_path: Path, opa: Service, upstream: UpstreamServer, policy_file: Path
+    tmp_path: Path, opa_port: int, upstream: UpstreamServer, policy_file: Path
 ) -> Settings:
     """Settings routing every model to the stand-in."""
     return Settings(
-        opa_url=opa.url,
+        opa_url=f"http://127.0.0.1:{opa_port}",
         data_dir=tmp_path / "data",
         policy_file=policy_file,
         gateway_url=upstream.url,
@@ -114,6 +115,13 @@ def traffic_app(traffic_settings: Settings) -> Flask:
 
 
 @pytest.fixture
-def traffic(traffic_app: Flask) -> FlaskClient:
+def traffic_opa(traffic_app: Flask, opa_port: int, logs_dir: Path) -> Iterator[Service]:
+    """The traffic app's own OPA sidecar."""
+    with with_sidecar(traffic_app, opa_port, logs_dir) as service:
+        yield service
+
+
+@pytest.fixture
+def traffic(traffic_app: Flask, traffic_opa: Service) -> FlaskClient:
     """A client of the app wired to the stand-in."""
     return traffic_app.test_client()

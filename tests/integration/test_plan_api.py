@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,16 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.settings import Settings
-from tests.support.processes import ROOT, Service, start_opa
+from tests.support.processes import (
+    ROOT,
+    Service,
+    free_port,
+    spawn,
+    start_opa,
+    tool,
+    wait_until_up,
+)
+from tests.support.served import with_sidecar
 
 
 def plan(client: FlaskClient, body: Any, query: str = "") -> tuple[int, dict[str, Any]]:
@@ -121,43 +130,87 @@ def test_malformed_json_wrong_type_and_oversized_bodies(client: FlaskClient) -> 
     assert mode.status_code == 400 and mode.get_json()["errors"][0]["field"] == "?explain"
 
 
-@pytest.fixture
-def own_opa(logs_dir: Path) -> Iterator[Service]:
-    service = start_opa(logs_dir)
-    yield service
-    service.stop()
-
-
-def test_a_stopped_sidecar_fails_closed_with_503(own_opa: Service, tmp_path: Path) -> None:
-    settings = Settings(opa_url=own_opa.url, data_dir=tmp_path, background_jobs=False)
-    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+def test_a_stopped_sidecar_fails_closed_with_503(client: FlaskClient, opa: Service) -> None:
     assert plan(client, {"task": "qa", "loa": 1})[0] == 200
-    own_opa.stop()
+    opa.stop()
     status, body = plan(client, {"task": "qa", "loa": 1})
     assert status == 503
     assert body["error"] == "policy_engine_unavailable"
 
 
-def test_a_restarted_sidecar_gets_the_policy_again(own_opa: Service, tmp_path: Path) -> None:
-    settings = Settings(opa_url=own_opa.url, data_dir=tmp_path, background_jobs=False)
-    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
-    requests.delete(f"{own_opa.url}/v1/data/symphony/policy", timeout=5).raise_for_status()
-    status, body = plan(client, {"task": "qa", "loa": 1})
-    assert status == 200 and body["decision"]["allow"] is True
+def test_a_restarted_sidecar_decides_on_its_persisted_bundle_before_it_reaches_the_proxy(
+    client: FlaskClient, opa: Service, logs_dir: Path
+) -> None:
+    revision = client.get("/policy").get_json()["etag"].strip('"')
+    opa.stop()
+    persisted = logs_dir / f"opa-{opa.port}-persist"
+    # Nobody listens at the bundle URL now: only the persisted bundle can answer.
+    again = start_opa(
+        logs_dir, f"http://127.0.0.1:{free_port()}", port=opa.port, persist_dir=persisted
+    )
+    try:
+        status, body = plan(client, {"task": "qa", "loa": 1})
+        assert status == 200 and body["decision"]["allow"] is True
+        assert body["decision"]["revision"] == revision
+    finally:
+        again.stop()
 
 
-def test_a_sidecar_answering_garbage_fails_closed(own_opa: Service, tmp_path: Path) -> None:
-    settings = Settings(opa_url=own_opa.url, data_dir=tmp_path, background_jobs=False)
-    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
-    garbage = 'package symphony.router\n\nimport rego.v1\n\ndecision := "yes"\n'
-    # Replace the router module with one whose decision is a string.
-    listing = requests.get(f"{own_opa.url}/v1/policies", timeout=5).json()["result"]
-    router_id = next(p["id"] for p in listing if p["id"].endswith("router.rego"))
-    requests.put(
-        f"{own_opa.url}/v1/policies/{router_id}", data=garbage, timeout=5
-    ).raise_for_status()
-    status, body = plan(client, {"task": "qa", "loa": 1})
-    assert status == 503 and body["error"] == "policy_engine_unavailable"
+def test_a_sidecar_without_a_bundle_answers_no_decision(
+    client: FlaskClient, opa: Service, logs_dir: Path
+) -> None:
+    opa.stop()
+    empty = start_opa(
+        logs_dir,
+        f"http://127.0.0.1:{free_port()}",
+        port=opa.port,
+        persist_dir=logs_dir / "none",
+        wait=False,
+    )
+    try:
+        wait_until_up(f"{empty.url}/health", proc=empty.proc)
+        assert requests.get(f"{empty.url}/health?bundles", timeout=5).status_code != 200
+        status, body = plan(client, {"task": "qa", "loa": 1})
+        assert status == 503 and body["error"] == "policy_engine_unavailable"
+    finally:
+        empty.stop()
+
+
+def test_opa_rest_writes_are_refused(client: FlaskClient, opa: Service) -> None:
+    before = plan(client, {"task": "qa", "loa": 1})[1]["decision"]
+    data = requests.put(f"{opa.url}/v1/data/symphony/policy", json={}, timeout=5)
+    module = requests.put(f"{opa.url}/v1/policies/x", data=GUARD, timeout=5)
+    deleted = requests.delete(f"{opa.url}/v1/data/symphony", timeout=5)
+    assert (data.status_code, module.status_code, deleted.status_code) == (401, 401, 401)
+    assert plan(client, {"task": "qa", "loa": 1})[1]["decision"] == before
+
+
+def test_a_sidecar_answering_garbage_fails_closed(
+    tmp_path: Path, logs_dir: Path, settings: Settings
+) -> None:
+    garbage = tmp_path / "garbage.rego"
+    garbage.write_text('package symphony.router\n\ndecision := "yes"\n')
+    port = free_port()
+    liar = spawn(
+        "opa-garbage",
+        [
+            tool("opa"),
+            "run",
+            "--server",
+            "--skip-version-check",
+            "--addr",
+            f"127.0.0.1:{port}",
+            str(garbage),
+        ],
+        port,
+        logs_dir,
+    ).ready("/health")
+    try:
+        app = create_app({"TESTING": True, "SETTINGS": replace(settings, opa_url=liar.url)})
+        status, body = plan(app.test_client(), {"task": "qa", "loa": 1})
+        assert status == 503 and body["error"] == "policy_engine_unavailable"
+    finally:
+        liar.stop()
 
 
 GUARD = """package symphony.guards.pii
@@ -176,20 +229,25 @@ deny contains {"reason": "pii_blocked", "detail": "PII tasks are blocked"} if {
 """
 
 
-def test_a_guard_extension_denies_a_model_and_a_request(client: FlaskClient, opa: Service) -> None:
-    requests.put(f"{opa.url}/v1/policies/guards-pii", data=GUARD, timeout=5).raise_for_status()
-    try:
-        _, qa = plan(client, {"task": "qa", "loa": 1})
-        assert qa["decision"]["model"] == "local/smollm2"
-        assert {
-            "model": "hosted/gemini-1.5-pro",
-            "reason": "pii_hosted",
-            "detail": "PII stays off hosted models",
-        } in qa["decision"]["reasons"]
-        _, pii = plan(client, {"task": "pii", "loa": 0})
-        assert pii["decision"]["denial"] == "pii_blocked"
-    finally:
-        requests.delete(f"{opa.url}/v1/policies/guards-pii", timeout=5)
+def test_a_guard_shipped_through_the_api_denies_a_model_and_a_request(
+    client: FlaskClient,
+) -> None:
+    etag = client.get("/policy").get_json()["etag"]
+    put = client.put(
+        "/policy/guards/pii", data=GUARD, content_type="text/plain", headers={"If-Match": etag}
+    )
+    assert put.status_code == 200, put.get_json()
+    assert put.get_json()["sidecar"]["in_step"] is True
+    _, qa = plan(client, {"task": "qa", "loa": 1})
+    assert qa["decision"]["model"] == "local/smollm2"
+    assert {
+        "model": "hosted/gemini-1.5-pro",
+        "reason": "pii_hosted",
+        "detail": "PII stays off hosted models",
+    } in qa["decision"]["reasons"]
+    _, pii = plan(client, {"task": "pii", "loa": 0})
+    assert pii["decision"]["denial"] == "pii_blocked"
+    assert pii["decision"]["revision"] == put.get_json()["etag"].strip('"')
 
 
 def test_example_policy_is_what_a_fresh_proxy_loads(client: FlaskClient) -> None:
@@ -199,11 +257,16 @@ def test_example_policy_is_what_a_fresh_proxy_loads(client: FlaskClient) -> None
     assert ROOT.joinpath("policy/examples/default.json").is_file()
 
 
-def test_a_configured_client_limit_answers_429_as_json(settings: Settings) -> None:
-    from dataclasses import replace
-
+def test_a_configured_client_limit_answers_429_as_json(
+    settings: Settings, opa_port: int, logs_dir: Path
+) -> None:
     limited = replace(settings, client_rate_limit="3/minute")
-    client = create_app({"TESTING": True, "SETTINGS": limited}).test_client()
+    app = create_app({"TESTING": True, "SETTINGS": limited})
+    with with_sidecar(app, opa_port, logs_dir):
+        check_client_limit(app.test_client())
+
+
+def check_client_limit(client: FlaskClient) -> None:
     statuses = [plan(client, {"task": "qa", "loa": 1})[0] for _ in range(3)]
     assert statuses == [200, 200, 200]
     status, body = plan(client, {"task": "qa", "loa": 1})
@@ -213,7 +276,10 @@ def test_a_configured_client_limit_answers_429_as_json(settings: Settings) -> No
 
 def test_deeply_nested_json_is_a_400_not_a_crash(client: FlaskClient) -> None:
     body = "[" * 200_000 + "]" * 200_000
-    response = client.put("/policy", data=body, content_type="application/json")
+    etag = client.get("/policy").get_json()["etag"]
+    response = client.put(
+        "/policy", data=body, content_type="application/json", headers={"If-Match": etag}
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] == "malformed_json"
     assert client.get("/policy").get_json()["version"] == 1

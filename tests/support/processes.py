@@ -126,11 +126,20 @@ def spawn(
     return Service(name, proc, port, log_path)
 
 
-def start_opa(log_dir: Path, port: int | None = None) -> Service:
-    """The real OPA server over policy/rego with deploy/opa/config.yaml."""
+def start_opa(
+    log_dir: Path,
+    bundle_url: str,
+    port: int | None = None,
+    name: str = "opa",
+    persist_dir: Path | None = None,
+    wait: bool = True,
+) -> Service:
+    """The real OPA sidecar as deploy/opa runs it: pulls its bundle from `bundle_url` (a
+    proxy's base URL), REST writes locked down; ready once the bundle is activated."""
     port = port or free_port()
+    persist = persist_dir or (log_dir / f"{name}-{port}-persist")
     service = spawn(
-        "opa",
+        name,
         [
             tool("opa"),
             "run",
@@ -140,12 +149,19 @@ def start_opa(log_dir: Path, port: int | None = None) -> Service:
             f"127.0.0.1:{port}",
             "--config-file",
             str(ROOT / "deploy" / "opa" / "config.yaml"),
-            "policy/rego",
+            "--set",
+            f"services.symphony.url={bundle_url.rstrip('/')}/opa",
+            "--set",
+            f"persistence_directory={persist}",
+            "--set",
+            f"labels.sidecar={name}",
+            "--authorization=basic",
+            str(ROOT / "deploy" / "opa" / "authz" / "authz.rego"),
         ],
         port,
         log_dir,
     )
-    return service.ready("/health")
+    return service.ready("/health?bundles", timeout_s=30) if wait else service
 
 
 def start_redis(log_dir: Path) -> Service:
@@ -180,9 +196,11 @@ def start_redis(log_dir: Path) -> Service:
     raise RuntimeError(f"redis did not start:\n{service.log()}")
 
 
-def start_proxy(log_dir: Path, env: Mapping[str, str], threads: int = 8) -> Service:
+def start_proxy(
+    log_dir: Path, env: Mapping[str, str], threads: int = 8, port: int | None = None
+) -> Service:
     """The proxy under gunicorn (one worker, threads), as production runs it."""
-    port = free_port()
+    port = port or free_port()
     service = spawn(
         "proxy",
         [

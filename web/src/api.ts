@@ -9,6 +9,7 @@ import type {
   PlanResponse,
   PolicyHistory,
   PolicyResponse,
+  PolicyRevisionRef,
   RouteRequest,
   ValidationResult,
 } from './types';
@@ -47,7 +48,44 @@ async function errorFrom(response: Response): Promise<ApiError> {
   });
 }
 
-async function call<T>(method: string, path: string, body?: unknown, headers?: HeadersInit): Promise<T> {
+/** A 412 from PUT /policy: someone saved another revision after the editor loaded its own. */
+export class PolicyConflict extends ApiError {
+  readonly current: PolicyRevisionRef;
+
+  constructor(body: ApiErrorBody, current: PolicyRevisionRef) {
+    super(412, body);
+    this.name = 'PolicyConflict';
+    this.current = current;
+  }
+}
+
+/** A 428 from PUT /policy: the request carried no If-Match, so the server refused to guess. */
+export class PreconditionRequired extends ApiError {
+  constructor(body: ApiErrorBody) {
+    super(428, body);
+    this.name = 'PreconditionRequired';
+  }
+}
+
+function isRevisionRef(value: unknown): value is PolicyRevisionRef {
+  const ref = value as PolicyRevisionRef | null | undefined;
+  return typeof ref === 'object' && ref !== null && typeof ref.version === 'number' && typeof ref.etag === 'string';
+}
+
+/** The precondition failures of a policy write as their own types; anything else unchanged. */
+function policyWriteError(error: ApiError): ApiError {
+  if (error.status === 412 && isRevisionRef(error.body.current)) return new PolicyConflict(error.body, error.body.current);
+  if (error.status === 428) return new PreconditionRequired(error.body);
+  return error;
+}
+
+async function send(
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+  refine: (error: ApiError) => ApiError = (error) => error,
+): Promise<Response> {
   let response: Response;
   try {
     response = await fetch(path, {
@@ -62,8 +100,19 @@ async function call<T>(method: string, path: string, body?: unknown, headers?: H
   } catch (exc) {
     throw new ApiError(0, { error: 'network_error', message: `${method} ${path} failed: ${String(exc)}` });
   }
-  if (!response.ok) throw await errorFrom(response);
+  if (!response.ok) throw refine(await errorFrom(response));
+  return response;
+}
+
+async function call<T>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
+  const response = await send(method, path, body, headers);
   return (await response.json()) as T;
+}
+
+/** A policy revision with its etag: the body's field, else the ETag header (unreadable behind some proxies). */
+async function policyFrom(response: Response): Promise<PolicyResponse> {
+  const policy = (await response.json()) as PolicyResponse;
+  return { ...policy, etag: policy.etag ?? response.headers.get('ETag') };
 }
 
 function explainQuery(explain?: ExplainMode): string {
@@ -139,9 +188,9 @@ export async function executeRoute(
   return outcome.summary;
 }
 
-/** GET /policy: the active document and its revision. */
-export function fetchPolicy(): Promise<PolicyResponse> {
-  return call<PolicyResponse>('GET', '/policy');
+/** GET /policy: the active document, its revision and the etag a later save must send back. */
+export async function fetchPolicy(): Promise<PolicyResponse> {
+  return policyFrom(await send('GET', '/policy'));
 }
 
 /** GET /policy/history: every revision, newest first. */
@@ -154,9 +203,16 @@ export function validatePolicy(document: unknown): Promise<ValidationResult> {
   return call<ValidationResult>('POST', '/policy/validate', document);
 }
 
-/** PUT /policy: store a new revision; 422 with field errors leaves the active one in place. */
-export function savePolicy(document: unknown): Promise<PolicyResponse> {
-  return call<PolicyResponse>('PUT', '/policy', document, { 'X-Symphony-Actor': DASHBOARD_ACTOR });
+/**
+ * PUT /policy: store a new revision over the one `etag` names. A 422 (field errors), a
+ * PolicyConflict (412, another revision is active) or a PreconditionRequired (428, no etag)
+ * leaves the active revision in place.
+ */
+export async function savePolicy(document: unknown, etag: string | null): Promise<PolicyResponse> {
+  const headers: Record<string, string> = { 'X-Symphony-Actor': DASHBOARD_ACTOR };
+  // Without an etag the header is left out rather than invented: the server's 428 says why.
+  if (etag !== null) headers['If-Match'] = etag;
+  return policyFrom(await send('PUT', '/policy', document, headers, policyWriteError));
 }
 
 /** GET /controls/kill-switch. */

@@ -17,6 +17,8 @@ export interface ApiErrorBody {
   attempts?: Attempt[];
   audit_id?: string | null;
   detail?: string;
+  /** 412 `precondition_failed`: the revision that is active now. */
+  current?: PolicyRevisionRef;
 }
 
 export interface RouteRequest {
@@ -86,16 +88,33 @@ export interface ExecuteSummary {
   explain?: Explain | null;
 }
 
+/** One stored revision of the policy; `label` is the document's own version string. */
 export interface PolicyMeta {
   version: number;
   updated_by?: string | null;
   request_id?: string | null;
   updated_at?: string | null;
   label?: string | null;
+  /** sha256 of the stored document, hex. */
+  hash?: string | null;
+  reason?: string | null;
 }
 
+/** GET /policy and a successful PUT /policy: the active revision and how to name it in If-Match. */
 export interface PolicyResponse extends PolicyMeta {
+  hash: string;
+  /** `"r<version>-<first 16 hex of hash>"`, quotes included; null when the server sent none. */
+  etag: string | null;
   document: Record<string, unknown>;
+  guards?: Record<string, string>;
+}
+
+/** The revision a 412 names as active instead of the one the If-Match header carried. */
+export interface PolicyRevisionRef {
+  version: number;
+  etag: string;
+  updated_by?: string | null;
+  updated_at?: string | null;
 }
 
 export interface PolicyHistory {

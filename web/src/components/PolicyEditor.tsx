@@ -1,20 +1,43 @@
 import Alert from '@mui/material/Alert';
+import AlertTitle from '@mui/material/AlertTitle';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import Chip from '@mui/material/Chip';
 import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
 import { useCallback, useEffect, useState, type ChangeEvent, type RefObject } from 'react';
-import { ApiError, fetchPolicy, fetchPolicyHistory, savePolicy, validatePolicy } from '../api';
+import { ApiError, PolicyConflict, fetchPolicy, fetchPolicyHistory, savePolicy, validatePolicy } from '../api';
 import { MONO_FONTS } from '../theme';
-import type { ApiErrorBody, PolicyMeta, PolicyResponse } from '../types';
+import type { ApiErrorBody, PolicyMeta, PolicyResponse, PolicyRevisionRef } from '../types';
 import { ErrorNotice } from './ErrorNotice';
 
 type Outcome =
   | { kind: 'parse_error'; message: string }
   | { kind: 'valid' }
   | { kind: 'saved'; version: number }
+  | { kind: 'conflict'; current: PolicyRevisionRef; loaded: number }
+  | { kind: 'kept'; current: PolicyRevisionRef }
   | { kind: 'failed'; status: number; body: ApiErrorBody; action: 'validate' | 'save' | 'load' };
+
+interface ConflictActions {
+  onReload: () => void;
+  onKeep: (current: PolicyRevisionRef) => void;
+}
+
+/** Enough of a sha256 to tell revisions apart at a glance. */
+function shortHash(hash: string | null | undefined): string {
+  return hash ? hash.slice(0, 8) : '';
+}
+
+function authorship(meta: { updated_by?: string | null; updated_at?: string | null }): string {
+  return `by ${meta.updated_by ?? 'unknown'}${meta.updated_at ? ` at ${meta.updated_at}` : ''}`;
+}
+
+function borderColor(outcome: Outcome | null): string {
+  if (outcome?.kind === 'parse_error' || outcome?.kind === 'failed') return 'error.main';
+  if (outcome?.kind === 'conflict') return 'warning.main';
+  return 'divider';
+}
 
 function pretty(document: unknown): string {
   return `${JSON.stringify(document, null, 2)}\n`;
@@ -56,13 +79,18 @@ function HistoryList({ versions, active }: { versions: PolicyMeta[]; active: num
           <Typography variant="caption" component="span" sx={{ opacity: 0.7 }}>
             {meta.updated_at ?? ''}
           </Typography>
+          {meta.hash && (
+            <Typography variant="caption" component="code" sx={{ opacity: 0.7, fontFamily: MONO_FONTS }}>
+              {shortHash(meta.hash)}
+            </Typography>
+          )}
         </Box>
       ))}
     </Box>
   );
 }
 
-function OutcomeNotice({ outcome, active }: { outcome: Outcome; active: number | null }) {
+function OutcomeNotice({ outcome, active, actions }: { outcome: Outcome; active: number | null; actions: ConflictActions }) {
   switch (outcome.kind) {
     case 'parse_error':
       return (
@@ -80,6 +108,36 @@ function OutcomeNotice({ outcome, active }: { outcome: Outcome; active: number |
       return (
         <Alert severity="success" variant="outlined" role="status">
           Saved as version {outcome.version}; OPA has it.
+        </Alert>
+      );
+    case 'conflict':
+      return (
+        <Alert
+          severity="warning"
+          variant="outlined"
+          role="alert"
+          data-error="precondition_failed"
+          action={
+            <Stack direction="row" sx={{ gap: 1 }}>
+              <Button size="small" color="inherit" variant="outlined" onClick={actions.onReload}>
+                Reload latest
+              </Button>
+              <Button size="small" color="inherit" onClick={() => actions.onKeep(outcome.current)}>
+                Keep my edits
+              </Button>
+            </Stack>
+          }
+        >
+          <AlertTitle>The policy changed while you were editing</AlertTitle>
+          Revision {outcome.current.version} {authorship(outcome.current)} was saved since the editor loaded
+          revision {outcome.loaded}. Nothing was saved. Reload latest discards your edit; Keep my edits saves
+          over revision {outcome.current.version} on the next Save.
+        </Alert>
+      );
+    case 'kept':
+      return (
+        <Alert severity="info" variant="outlined" role="status">
+          Your edits are kept. Save now replaces revision {outcome.current.version} {authorship(outcome.current)}.
         </Alert>
       );
     case 'failed':
@@ -106,6 +164,8 @@ interface PolicyEditorProps {
 /** The active policy: read, edit, validate and save it; its version history. */
 export function PolicyEditor({ editorRef, announcedVersion }: PolicyEditorProps) {
   const [active, setActive] = useState<PolicyResponse | null>(null);
+  // Set by "Keep my edits": the newer revision the next save knowingly replaces.
+  const [adopted, setAdopted] = useState<PolicyRevisionRef | null>(null);
   const [history, setHistory] = useState<PolicyMeta[]>([]);
   const [text, setText] = useState('');
   const [outcome, setOutcome] = useState<Outcome | null>(null);
@@ -115,6 +175,7 @@ export function PolicyEditor({ editorRef, announcedVersion }: PolicyEditorProps)
     try {
       const [policy, versions] = await Promise.all([fetchPolicy(), fetchPolicyHistory()]);
       setActive(policy);
+      setAdopted(null);
       setText(pretty(policy.document));
       setHistory(versions.versions);
     } catch (exc) {
@@ -156,14 +217,19 @@ export function PolicyEditor({ editorRef, announcedVersion }: PolicyEditorProps)
               },
         );
       } else {
-        const saved = await savePolicy(parsed.document);
+        const saved = await savePolicy(parsed.document, adopted?.etag ?? active?.etag ?? null);
         setActive(saved);
+        setAdopted(null);
         setText(pretty(saved.document));
         setOutcome({ kind: 'saved', version: saved.version });
         setHistory((await fetchPolicyHistory()).versions);
       }
     } catch (exc) {
-      setOutcome(failed(action, exc));
+      setOutcome(
+        exc instanceof PolicyConflict
+          ? { kind: 'conflict', current: exc.current, loaded: adopted?.version ?? active?.version ?? 0 }
+          : failed(action, exc),
+      );
     } finally {
       setBusy(false);
     }
@@ -174,19 +240,33 @@ export function PolicyEditor({ editorRef, announcedVersion }: PolicyEditorProps)
     void load();
   };
 
+  const keep = (current: PolicyRevisionRef): void => {
+    setAdopted(current);
+    setOutcome({ kind: 'kept', current });
+  };
+
   return (
     <Stack sx={{ gap: 1.5 }}>
       <Stack direction="row" sx={{ alignItems: 'center', gap: 1, flexWrap: 'wrap' }}>
         <Typography variant="body2" data-active-version={active?.version ?? ''}>
           {active ? (
             <>
-              Active: <b>v{active.version}</b> {active.label ? `(${active.label})` : ''} by {active.updated_by ?? 'unknown'}
+              Active: <b>v{active.version}</b> {active.label ? `(${active.label})` : ''} by {active.updated_by ?? 'unknown'}{' '}
+              <Box
+                component="code"
+                title={`sha256 ${active.hash}${active.etag ? `, ETag ${active.etag}` : ''}`}
+                data-hash={active.hash}
+                sx={{ fontFamily: MONO_FONTS, opacity: 0.7 }}
+              >
+                {shortHash(active.hash)}
+              </Box>
             </>
           ) : (
             'Loading the policy…'
           )}
         </Typography>
         {dirty && <Chip size="small" color="warning" label="unsaved changes" />}
+        {adopted && <Chip size="small" color="warning" variant="outlined" label={`saving replaces v${adopted.version}`} />}
         <Box sx={{ flex: 1 }} />
         <Button size="small" variant="outlined" onClick={() => void run('validate')} disabled={busy || !active}>
           Validate
@@ -198,7 +278,9 @@ export function PolicyEditor({ editorRef, announcedVersion }: PolicyEditorProps)
           Revert
         </Button>
       </Stack>
-      {outcome && <OutcomeNotice outcome={outcome} active={active?.version ?? null} />}
+      {outcome && (
+        <OutcomeNotice outcome={outcome} active={active?.version ?? null} actions={{ onReload: revert, onKeep: keep }} />
+      )}
       <Box
         component="textarea"
         ref={editorRef}
@@ -216,7 +298,7 @@ export function PolicyEditor({ editorRef, announcedVersion }: PolicyEditorProps)
           color: 'text.primary',
           bgcolor: 'background.default',
           border: 1,
-          borderColor: outcome?.kind === 'parse_error' || outcome?.kind === 'failed' ? 'error.main' : 'divider',
+          borderColor: borderColor(outcome),
           borderRadius: 2,
           p: 1.5,
           outline: 'none',

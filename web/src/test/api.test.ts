@@ -1,6 +1,7 @@
 // @vitest-environment node
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, executeRoute, savePolicy } from '../api';
+import { ApiError, PolicyConflict, PreconditionRequired, executeRoute, fetchPolicy, savePolicy } from '../api';
+import { conflictBody, policyV3, policyV4 } from './fixtures';
 
 const summary = {
   audit_id: 'run_01',
@@ -25,8 +26,8 @@ function sse(parts: string[]): Response {
   return new Response(body, { status: 200, headers: { 'Content-Type': 'text/event-stream; charset=utf-8' } });
 }
 
-function json(status: number, body: unknown): Response {
-  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
 }
 
 afterEach(() => {
@@ -81,18 +82,91 @@ describe('executeRoute', () => {
   });
 });
 
+describe('fetchPolicy', () => {
+  it("returns the body's etag, not the header's, when both are there", async () => {
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(json(200, policyV3, { ETag: '"r3-from-header"' })));
+    const policy = await fetchPolicy();
+    expect(policy.etag).toBe('"r3-e49d63b2a8a78f04"');
+    expect(policy.version).toBe(3);
+  });
+
+  it('falls back to the ETag header when the body has no etag', async () => {
+    const withoutEtag = { ...policyV3, etag: undefined };
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(json(200, withoutEtag, { ETag: policyV3.etag ?? '' })));
+    expect((await fetchPolicy()).etag).toBe(policyV3.etag);
+  });
+
+  it('has a null etag when neither the body nor a readable header carries one', async () => {
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(json(200, { ...policyV3, etag: undefined })));
+    expect((await fetchPolicy()).etag).toBeNull();
+  });
+});
+
 describe('savePolicy', () => {
+  it('sends the etag it was given as If-Match, with the actor, and returns the new revision', async () => {
+    const fetchMock = vi.fn().mockResolvedValue(json(200, policyV4));
+    vi.stubGlobal('fetch', fetchMock);
+    const saved = await savePolicy(policyV4.document, policyV3.etag);
+    const [url, init] = fetchMock.mock.calls[0] as [string, RequestInit];
+    expect(url).toBe('/policy');
+    expect(init.method).toBe('PUT');
+    expect(init.headers).toMatchObject({ 'If-Match': '"r3-e49d63b2a8a78f04"', 'X-Symphony-Actor': 'dashboard' });
+    expect(saved.etag).toBe(policyV4.etag);
+  });
+
+  it('sends no If-Match rather than an invented one when it has no etag', async () => {
+    const fetchMock = vi.fn().mockResolvedValue(json(200, policyV4));
+    vi.stubGlobal('fetch', fetchMock);
+    await savePolicy({}, null);
+    const [, init] = fetchMock.mock.calls[0] as [string, RequestInit];
+    expect(init.headers).not.toHaveProperty('If-Match');
+  });
+
+  it('reports a 412 as a PolicyConflict carrying the active revision', async () => {
+    const body = conflictBody(policyV3.etag ?? '', policyV4);
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(json(412, body)));
+    const failure = await savePolicy({}, policyV3.etag).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(PolicyConflict);
+    expect(failure).toBeInstanceOf(ApiError);
+    const conflict = failure as PolicyConflict;
+    expect(conflict.status).toBe(412);
+    expect(conflict.current).toEqual({
+      version: 4,
+      etag: policyV4.etag,
+      updated_by: 'alice',
+      updated_at: '2026-11-25T11:30:00Z',
+    });
+    expect(conflict.message).toContain('the policy changed since you loaded it');
+  });
+
+  it('leaves a 412 without a usable current revision a plain ApiError', async () => {
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(json(412, { error: 'precondition_failed', message: 'stale' })));
+    const failure = await savePolicy({}, policyV3.etag).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(ApiError);
+    expect(failure).not.toBeInstanceOf(PolicyConflict);
+    expect((failure as ApiError).status).toBe(412);
+  });
+
+  it('reports a 428 as PreconditionRequired', async () => {
+    const body = { error: 'precondition_required', message: 'send If-Match with the ETag from GET /policy' };
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(json(428, body)));
+    const failure = await savePolicy({}, null).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(PreconditionRequired);
+    expect(failure).toBeInstanceOf(ApiError);
+    expect((failure as ApiError).body).toEqual(body);
+  });
+
   it('reports a 422 with its field errors', async () => {
     const errors = [{ field: '$.models[0].rpm_cap', message: '0 is less than the minimum of 1' }];
     vi.stubGlobal('fetch', vi.fn().mockResolvedValue(json(422, { error: 'policy_invalid', message: '1 error(s) in the policy', errors })));
-    const failure = (await savePolicy({}).catch((e: unknown) => e)) as ApiError;
+    const failure = (await savePolicy({}, policyV3.etag).catch((e: unknown) => e)) as ApiError;
     expect(failure.status).toBe(422);
     expect(failure.body.errors).toEqual(errors);
   });
 
   it('reports a non-JSON error page by its status', async () => {
     vi.stubGlobal('fetch', vi.fn().mockResolvedValue(new Response('<html>bad gateway</html>', { status: 502, statusText: 'Bad Gateway' })));
-    const failure = (await savePolicy({}).catch((e: unknown) => e)) as ApiError;
+    const failure = (await savePolicy({}, policyV3.etag).catch((e: unknown) => e)) as ApiError;
     expect(failure.body).toEqual({ error: 'http_502', message: '502 Bad Gateway' });
   });
 });

@@ -1,4 +1,4 @@
-import type { ModelStat, PlanResponse } from '../types';
+import type { ApiErrorBody, ModelStat, PlanResponse, PolicyResponse } from '../types';
 
 export const plan: PlanResponse = {
   decision: {
@@ -49,5 +49,51 @@ export function stat(overrides: Partial<ModelStat> & Pick<ModelStat, 'id'>): Mod
     coolingDown: false,
     healthy: true,
     ...overrides,
+  };
+}
+
+/** GET /policy as the server answers it for one revision; the etag is derived as the server derives it. */
+export function policyRevision(
+  version: number,
+  hash: string,
+  overrides: Partial<PolicyResponse> = {},
+): PolicyResponse {
+  return {
+    version,
+    hash,
+    etag: `"r${version}-${hash.slice(0, 16)}"`,
+    updated_by: 'bootstrap',
+    updated_at: '2026-11-25T10:00:00Z',
+    request_id: `req-${version}`,
+    reason: null,
+    label: '2026.11.1',
+    document: { version: '2026.11.1', timezone: 'Europe/Berlin', models: [{ name: 'local/a', rpm_cap: 10 }], rules: [] },
+    guards: {},
+    ...overrides,
+  };
+}
+
+/** The revision the editor loads. */
+export const policyV3 = policyRevision(3, 'e49d63b2a8a78f048bafc4b4590029603a5a4165ee8bf98af15d62f24cd83479');
+
+/** The revision someone else saved while the editor still held v3. */
+export const policyV4 = policyRevision(4, 'a2ec8adac7fd24b4b7a8edd89d06990579f6123f5724a14b47ee4bddfb2ba572', {
+  updated_by: 'alice',
+  updated_at: '2026-11-25T11:30:00Z',
+  label: '2026.11.2',
+  document: { version: '2026.11.2', timezone: 'Europe/Berlin', models: [{ name: 'local/b', rpm_cap: 20 }], rules: [] },
+});
+
+/** The 412 body for a PUT whose If-Match (`sent`) no longer names the active revision. */
+export function conflictBody(sent: string, active: PolicyResponse): ApiErrorBody {
+  return {
+    error: 'precondition_failed',
+    message: `the policy changed since you loaded it (you sent ${JSON.stringify(sent)}, the active revision is ${JSON.stringify(active.etag)})`,
+    current: {
+      version: active.version,
+      etag: active.etag ?? '',
+      updated_by: active.updated_by ?? null,
+      updated_at: active.updated_at ?? null,
+    },
   };
 }

@@ -1,0 +1,53 @@
+"""The store's tables, as SQLAlchemy Core metadata (Alembic migrations build exactly this)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# One row per policy revision; rows are never updated or deleted.
+policy_revisions = sa.Table(
+    "policy_revisions",
+    metadata,
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("guards", sa.Text, nullable=False),
+    sa.Column("tests", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("request_id", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("parent", sa.Integer, nullable=True),
+)
+
+# The active revision: a single row (id = 1), moved by compare-and-swap.
+policy_active = sa.Table(
+    "policy_active",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("revision", sa.Integer, sa.ForeignKey("policy_revisions.number"), nullable=False),
+    sa.Column("activated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("activated_by", sa.String(128), nullable=False),
+)
+
+run_reports = sa.Table(
+    "run_reports",
+    metadata,
+    sa.Column("audit_id", sa.String(64), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
+# The last status report of each OPA sidecar (OPA's status API), for health and /metrics.
+sidecars = sa.Table(
+    "sidecars",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("bundle_revision", sa.String(128), nullable=True),
+    sa.Column("bundle_errors", sa.Text, nullable=False),
+    sa.Column("opa_version", sa.String(64), nullable=True),
+    sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
+)
