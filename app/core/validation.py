@@ -138,6 +138,15 @@ def _explode(error: ValidationError) -> list[FieldError]:
         return [FieldError(json_path([*where, name]), "is required")]
     if error.validator == "type":
         return [FieldError(json_path(where), _type_message(error))]
+    # jsonschema repeats the whole value; an over-long one would swell the answer.
+    if error.validator == "maxLength":
+        return [
+            FieldError(json_path(where), f"is too long: at most {error.validator_value} characters")
+        ]
+    if error.validator == "maxItems":
+        return [
+            FieldError(json_path(where), f"has too many items: at most {error.validator_value}")
+        ]
     return [FieldError(json_path(where), error.message)]
 
 

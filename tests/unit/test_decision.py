@@ -22,6 +22,7 @@ ALLOWED: dict[str, Any] = {
         {"model": "local/smollm2", "reason": "chosen", "detail": "first"},
     ],
     "estimated_cost_usd": {"hosted/gemini-1.5-pro": 0.01, "local/smollm2": 0},
+    "revision": "r3-0123456789abcdef",
 }
 
 
@@ -55,3 +56,9 @@ def test_denials_map_to_status_codes(kind: str, status: int) -> None:
 def test_malformed_answers_are_refused(raw: Any) -> None:
     with pytest.raises(MalformedDecision):
         parse_decision(raw)
+
+
+def test_the_revision_number_is_read_from_the_bundle_revision() -> None:
+    assert parse_decision(ALLOWED).revision_number == 3
+    assert parse_decision({**ALLOWED, "revision": None}).revision_number is None
+    assert parse_decision({**ALLOWED, "revision": "hand-made"}).revision_number is None
