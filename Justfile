@@ -102,3 +102,11 @@ symphony-slos:
 # Game day: provider 429s and a budget near exhaustion against a local test upstream; prints what the router did.
 symphony-drill:
     {{bin}}/python scripts/drill.py
+
+# Start a local fleet: 3 proxies, 3 OPA sidecars pulling bundles, one Redis, one PostgreSQL.
+fleet-up: setup
+    bash scripts/fleet.sh up
+
+# Stop the local fleet.
+fleet-down:
+    bash scripts/fleet.sh down

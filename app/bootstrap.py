@@ -161,6 +161,7 @@ def build_services(settings: Settings) -> Services:
         telemetry,
         controls,
         sidecars,
+        database,
     )
     return Services(
         settings=settings,

@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import sqlalchemy as sa
+
 from app.adapters.gateway import HttpGateway
 from app.adapters.opa import OpaPolicyEngine
+from app.adapters.sql.database import probe as probe_store
 from app.adapters.sql.sidecars import SidecarStatus, SqlSidecarStatuses
 from app.core.burndown import burndown
 from app.core.counters import CounterStore, budget_day
@@ -39,6 +42,7 @@ class Monitor:
         telemetry: LiveTelemetry,
         controls: Controls,
         sidecars: SqlSidecarStatuses,
+        database: sa.Engine,
     ) -> None:
         self._settings = settings
         self._engine = engine
@@ -51,6 +55,7 @@ class Monitor:
         self._telemetry = telemetry
         self._controls = controls
         self._sidecars = sidecars
+        self._database = database
         self._engine_up = True
 
     def _windows(self, now: float) -> dict[str, WindowState]:
@@ -111,6 +116,7 @@ class Monitor:
             "opa": self._engine.probe(),
             "gateway": self._gateway.probe(self._settings.gateway_url),
             "counters": self._counters.probe(),
+            "store": probe_store(self._database),
         }
         local = self._settings.local_model_url
         if local:
@@ -138,7 +144,7 @@ class Monitor:
         """The /status/health.json document and its HTTP status."""
         checks = self.probes()
         settings = self._settings
-        if not checks["opa"].ok or not checks["counters"].ok:
+        if not checks["opa"].ok or not checks["counters"].ok or not checks["store"].ok:
             overall = "down"
         elif any(not p.ok for p in checks.values() if p.configured):
             overall = "degraded"
@@ -151,6 +157,7 @@ class Monitor:
             "checks": {name: probe.as_dict() for name, probe in checks.items()},
             "policy_version": self._policies.current().revision,
             "policy": self.policy_health(),
+            "store": {"kind": self._database.dialect.name},
             "counters": {
                 "store": "redis" if settings.redis_url else "memory",
                 "persistent": self._counters.persistent,

@@ -68,7 +68,7 @@ class Settings:
     rego_dir: Path = PROJECT_ROOT / "policy" / "rego"
     revision_grace_s: float = 5.0
     propagation_wait_s: float = 5.0
-    bundle_long_polls: int = 16
+    bundle_long_polls: int = 4
     policy_file: Path = PROJECT_ROOT / "policy" / "examples" / "default.json"
     data_dir: Path = PROJECT_ROOT / ".data"
     bind: str = "127.0.0.1:8787"

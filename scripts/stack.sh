@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # up|down for the whole local stack, in the background:
-#   OPA sidecar (8181) -> local model server (11434) -> Symphony proxy under gunicorn (8787).
-# The proxy loads the stored policy (seeded from SYMPHONY_POLICY_FILE) and pushes it to OPA.
+#   local model server (11434) -> Symphony proxy under gunicorn (8787) -> OPA sidecar (8181),
+#   which pulls the active policy revision from the proxy as a bundle.
+# The proxy keeps policy revisions in its store (SQLite under .data/ unless
+# SYMPHONY_DATABASE_URL names a PostgreSQL), seeded from SYMPHONY_POLICY_FILE when empty.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -14,12 +16,13 @@ export SYMPHONY_LOCAL_MODEL_URL="${SYMPHONY_LOCAL_MODEL_URL:-http://127.0.0.1:${
 proxy_answers() { curl -fsS "http://$bind/policy" >/dev/null 2>&1; }
 
 up() {
-  bash deploy/opa/start.sh start
   bash scripts/local-model.sh start
   # One worker with threads: counters, metrics and websockets live in one process.
   service_start proxy proxy_answers 30 -- .venv/bin/gunicorn --workers 1 \
     --threads "${SYMPHONY_THREADS:-32}" --bind "$bind" --graceful-timeout 5 \
     --no-control-socket --access-logfile "$root/.run/access.log" "app:create_app()"
+  SYMPHONY_BIND="$bind" bash deploy/opa/start.sh start
+  SYMPHONY_BIND="$bind" bash deploy/opa/start.sh ready
   cat <<MSG
 
 Symphony is up:
@@ -32,9 +35,9 @@ MSG
 }
 
 down() {
+  bash deploy/opa/start.sh stop
   service_stop proxy
   bash scripts/local-model.sh stop
-  bash deploy/opa/start.sh stop
 }
 
 case "${1:-up}" in

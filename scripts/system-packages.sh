@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the stack and its tests use, when any is missing:
-# Redis, Prometheus (+ promtool), Chromium (+ driver) for browser tests, and build tools.
+# Redis, Prometheus (+ promtool), Chromium (+ driver) for browser tests, PostgreSQL (the
+# store's integration tests start a throwaway server), and build tools.
 set -euo pipefail
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
@@ -8,6 +9,7 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v curl >/dev/null 2>&1 || need+=(curl)

@@ -1,21 +1,36 @@
 #!/usr/bin/env bash
-# start|stop for the OPA sidecar on ${SYMPHONY_OPA_ADDR:-127.0.0.1:8181} over policy/rego with
-# deploy/opa/config.yaml (decision logs to the console, i.e. .run/opa.log); waits for /health.
+# start|stop for the OPA sidecar on ${SYMPHONY_OPA_ADDR:-127.0.0.1:8181}. It pulls its policy
+# as a bundle from the proxy at ${SYMPHONY_BUNDLE_URL:-http://$SYMPHONY_BIND} (long polling),
+# keeps the last bundle in .run/<name>-persist for restarts, and refuses every REST write
+# (deploy/opa/authz). Decision logs go to the console, i.e. .run/<name>.log (appended).
+# `start` waits until OPA answers; `ready` also waits until the bundle is activated.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 # shellcheck source=../../scripts/lib/service.sh
 source "$root/scripts/lib/service.sh"
 addr="${SYMPHONY_OPA_ADDR:-127.0.0.1:8181}"
+name="${SYMPHONY_OPA_NAME:-opa}"
+bundle_url="${SYMPHONY_BUNDLE_URL:-http://${SYMPHONY_BIND:-127.0.0.1:8787}}"
 
 healthy() { curl -fsS "http://$addr/health" >/dev/null 2>&1; }
+activated() { curl -fsS "http://$addr/health?bundles" >/dev/null 2>&1; }
 
 case "${1:-start}" in
   start)
-    service_start opa healthy 20 -- "$root/.tools/bin/opa" run --server --skip-version-check \
-      --addr "$addr" --config-file deploy/opa/config.yaml policy/rego
-    echo "opa up on http://$addr (log: .run/opa.log)"
+    service_start "$name" healthy 20 -- "$root/.tools/bin/opa" run --server --skip-version-check \
+      --addr "$addr" --config-file deploy/opa/config.yaml \
+      --set "services.symphony.url=${bundle_url%/}/opa" \
+      --set "persistence_directory=${SYMPHONY_OPA_PERSIST_DIR:-$service_run_dir/$name-persist}" \
+      --set "labels.sidecar=$name" \
+      --authorization=basic deploy/opa/authz/authz.rego
+    echo "$name up on http://$addr, pulling from ${bundle_url%/}/opa (log: $service_run_dir/$name.log)"
     ;;
-  stop) service_stop opa ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  ready)
+    for _ in $(seq 1 150); do activated && exit 0; sleep 0.2; done
+    echo "error: $name has not activated a bundle from $bundle_url" >&2
+    exit 1
+    ;;
+  stop) service_stop "$name" ;;
+  *) echo "usage: $0 start|ready|stop" >&2; exit 2 ;;
 esac

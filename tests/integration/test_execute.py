@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,8 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.settings import Settings
+from tests.support.processes import free_port
+from tests.support.served import with_sidecar
 from tests.support.upstream import UpstreamServer
 
 
@@ -108,13 +112,16 @@ def test_failures_fall_back_to_the_next_candidate(
     assert 'symphony_route_fallbacks_total{model="hosted/beta"} 1.0' in metrics
 
 
-def test_a_refused_connection_falls_back(tmp_path: Any, traffic_settings: Settings) -> None:
-    from dataclasses import replace
-
-    from tests.support.processes import free_port
-
+def test_a_refused_connection_falls_back(
+    traffic_settings: Settings, opa_port: int, logs_dir: Path
+) -> None:
     settings = replace(traffic_settings, local_model_url=f"http://127.0.0.1:{free_port()}/v1")
-    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    app = create_app({"TESTING": True, "SETTINGS": settings})
+    with with_sidecar(app, opa_port, logs_dir):
+        check_refused_connection(app.test_client())
+
+
+def check_refused_connection(client: FlaskClient) -> None:
     status, body = execute(client, task="private", input="hi")
     assert status == 502
     assert body["error"] == "all_attempts_failed"

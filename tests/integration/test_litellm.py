@@ -179,26 +179,27 @@ def symphony(
     workdir = tmp_path_factory.mktemp("symphony")
     policy = workdir / "policy.json"
     policy.write_text(json.dumps(symphony_policy()))
-    opa = start_opa(logs_dir)
+    opa_port = free_port()
+    proxy = start_proxy(
+        logs_dir,
+        {
+            "SYMPHONY_OPA_URL": f"http://127.0.0.1:{opa_port}",
+            "SYMPHONY_GATEWAY_URL": f"{litellm.url}/v1",
+            "SYMPHONY_GATEWAY_KEY": MASTER_KEY,
+            "SYMPHONY_POLICY_FILE": str(policy),
+            "SYMPHONY_DATA_DIR": str(workdir / "data"),
+            "SYMPHONY_BACKGROUND_JOBS": "false",
+            "SYMPHONY_LOCAL_MODEL_URL": "",
+        },
+    )
     try:
-        proxy = start_proxy(
-            logs_dir,
-            {
-                "SYMPHONY_OPA_URL": opa.url,
-                "SYMPHONY_GATEWAY_URL": f"{litellm.url}/v1",
-                "SYMPHONY_GATEWAY_KEY": MASTER_KEY,
-                "SYMPHONY_POLICY_FILE": str(policy),
-                "SYMPHONY_DATA_DIR": str(workdir / "data"),
-                "SYMPHONY_BACKGROUND_JOBS": "false",
-                "SYMPHONY_LOCAL_MODEL_URL": "",
-            },
-        )
+        opa = start_opa(logs_dir, proxy.url, port=opa_port)
     except BaseException:
-        opa.stop()
+        proxy.stop()
         raise
     yield proxy
-    proxy.stop()
     opa.stop()
+    proxy.stop()
 
 
 def sse_events(response: requests.Response) -> list[tuple[str, dict[str, Any]]]:

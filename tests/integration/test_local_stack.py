@@ -18,10 +18,10 @@ from tests.support.processes import ROOT, Service, free_port, start_opa, start_p
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     work = tmp_path_factory.mktemp("local-stack")
     logs = work / "logs"
-    opa = start_opa(logs)
+    opa_port = free_port()
     model = start_local_model(logs)
     env = {
-        "SYMPHONY_OPA_URL": opa.url,
+        "SYMPHONY_OPA_URL": f"http://127.0.0.1:{opa_port}",
         "SYMPHONY_DATA_DIR": str(work / "data"),
         "SYMPHONY_POLICY_FILE": str(ROOT / "policy" / "examples" / "default.json"),
         # Nothing listens here: hosted providers cannot be reached from this machine.
@@ -30,12 +30,13 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         "SYMPHONY_BACKGROUND_JOBS": "false",
     }
     service = start_proxy(logs, env)
+    opa = start_opa(logs, service.url, port=opa_port)
     try:
         yield service
     finally:
+        opa.stop()
         service.stop()
         model.stop()
-        opa.stop()
 
 
 def test_qa_falls_back_to_the_real_local_model(proxy: Service) -> None:

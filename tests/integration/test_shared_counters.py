@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import traffic_policy
-from tests.support.processes import Service, start_opa, start_proxy, start_redis
+from tests.support.processes import Service, free_port, start_opa, start_proxy, start_redis
 from tests.support.stack import proxy_env
 from tests.support.upstream import UpstreamServer
 
@@ -39,13 +39,14 @@ def test_two_proxies_admit_exactly_the_cap(tmp_path: Path, redis_server: Service
     logs = tmp_path / "logs"
     policy_file = tmp_path / "policy.json"
     policy_file.write_text(json.dumps(capped_policy()))
-    opa = start_opa(logs)
+    opa_url = f"http://127.0.0.1:{free_port()}"
     upstream = UpstreamServer(models=("alpha",)).start()
     proxies: list[Service] = []
+    opa: Service | None = None
     try:
         for name in ("a", "b"):
             env = proxy_env(
-                opa.url,
+                opa_url,
                 tmp_path / f"data-{name}",
                 policy_file,
                 upstream.url,
@@ -53,6 +54,8 @@ def test_two_proxies_admit_exactly_the_cap(tmp_path: Path, redis_server: Service
                 SYMPHONY_BACKGROUND_JOBS="false",
             )
             proxies.append(start_proxy(logs, env, threads=32))
+        # One sidecar for both: their stores hold the same revision (same number and hash).
+        opa = start_opa(logs, proxies[0].url, port=int(opa_url.rsplit(":", 1)[1]))
 
         def call(i: int) -> int:
             target = proxies[i % 2].url
@@ -73,14 +76,14 @@ def test_two_proxies_admit_exactly_the_cap(tmp_path: Path, redis_server: Service
         assert health["counters"] == {"store": "redis", "persistent": True}
         proxies[0].stop()
         env = proxy_env(
-            opa.url,
+            opa_url,
             tmp_path / "data-a",
             policy_file,
             upstream.url,
             SYMPHONY_REDIS_URL=f"redis://127.0.0.1:{redis_server.port}/0",
             SYMPHONY_BACKGROUND_JOBS="false",
         )
-        proxies[0] = start_proxy(logs, env)
+        proxies[0] = start_proxy(logs, env, port=proxies[0].port)
         metrics = requests.get(f"{proxies[0].url}/metrics", timeout=5).text
         assert f'symphony_model_rpm{{model="hosted/alpha"}} {float(CAP)}' in metrics
 
@@ -98,4 +101,5 @@ def test_two_proxies_admit_exactly_the_cap(tmp_path: Path, redis_server: Service
         for proxy in proxies:
             proxy.stop()
         upstream.stop()
-        opa.stop()
+        if opa is not None:
+            opa.stop()

@@ -4,6 +4,7 @@ free port, a fresh database per test."""
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -22,6 +23,14 @@ from tests.support.processes import Service, free_port, spawn
 USER = "symphony"
 # PostgreSQL refuses to run as root; as root the cluster belongs to Debian's system user.
 SYSTEM_USER = "postgres"
+# A test cluster: speed over durability, and UTC whatever the host's zone, so runs agree.
+SERVER_SETTINGS = (
+    "listen_addresses=127.0.0.1",
+    "timezone=UTC",
+    "fsync=off",
+    "synchronous_commit=off",
+    "full_page_writes=off",
+)
 _DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -42,6 +51,18 @@ def server_binaries() -> Path:
 
 def _major(version: str) -> int:
     return int(version) if version.isdigit() else -1
+
+
+def _check_system_user() -> None:
+    if os.geteuid() != 0:
+        return
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        raise RuntimeError(
+            f"running as root needs the {SYSTEM_USER!r} system user of Debian's postgresql "
+            "package: run `just setup` first"
+        ) from None
 
 
 def _as_owner(argv: Sequence[str]) -> list[str]:
@@ -101,8 +122,11 @@ class Postgres:
                 # waits for every pooled client connection to go away.
                 subprocess.run(
                     _as_owner(
-                        [str(self.bin_dir / "pg_ctl"), "stop", "-D", str(self.root / "data")]
-                        + ["-m", "fast", "-w", "-t", "10"]
+                        [
+                            str(self.bin_dir / "pg_ctl"),
+                            *("stop", "-D", str(self.root / "data")),
+                            *("-m", "fast", "-w", "-t", "10"),
+                        ]
                     ),
                     cwd=self.root,
                     capture_output=True,
@@ -117,6 +141,7 @@ class Postgres:
 def start_postgres(log_dir: Path, database: str = "symphony", timeout_s: float = 30.0) -> Postgres:
     """initdb a new cluster in a temp folder, start it on 127.0.0.1 and create `database`."""
     bin_dir = server_binaries()
+    _check_system_user()
     # Directly under /tmp: pytest's own tmp folders are 0700 root, closed to the postgres user.
     root = Path(tempfile.mkdtemp(prefix="symphony-pg-"))
     try:
@@ -125,8 +150,11 @@ def start_postgres(log_dir: Path, database: str = "symphony", timeout_s: float =
         data = root / "data"
         initdb = subprocess.run(
             _as_owner(
-                [str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", USER]
-                + ["--encoding", "UTF8", "--no-locale", "--no-sync", "--no-instructions"]
+                [
+                    str(bin_dir / "initdb"),
+                    *("-D", str(data), "-A", "trust", "-U", USER),
+                    *("--encoding", "UTF8", "--no-locale", "--no-sync", "--no-instructions"),
+                ]
             ),
             cwd=root,
             capture_output=True,
@@ -135,15 +163,18 @@ def start_postgres(log_dir: Path, database: str = "symphony", timeout_s: float =
             check=False,
         )
         if initdb.returncode != 0:
-            raise RuntimeError(f"initdb failed ({initdb.returncode}):\n{initdb.stdout}{initdb.stderr}")
+            raise RuntimeError(
+                f"initdb failed ({initdb.returncode}):\n{initdb.stdout}{initdb.stderr}"
+            )
         port = free_port()
         service = spawn(
             "postgres",
             _as_owner(
-                [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(root)]
-                # A test cluster: speed over durability; UTC whatever the host's zone, so runs agree.
-                + ["-c", "listen_addresses=127.0.0.1", "-c", "timezone=UTC", "-c", "fsync=off"]
-                + ["-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+                [
+                    str(bin_dir / "postgres"),
+                    *("-D", str(data), "-p", str(port), "-k", str(root)),
+                    *(arg for setting in SERVER_SETTINGS for arg in ("-c", setting)),
+                ]
             ),
             port,
             log_dir,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.support.processes import Service, start_opa, start_proxy
+from tests.support.processes import Service, free_port, start_opa, start_proxy
 from tests.support.upstream import UpstreamServer
 
 
@@ -45,19 +45,24 @@ def proxy_env(
 
 @contextmanager
 def running_stack(workdir: Path, policy: Mapping[str, Any], **extra_env: str) -> Iterator[Stack]:
-    """Start OPA, a stand-in upstream and the proxy; stop them all afterwards."""
+    """Start a stand-in upstream, the proxy, and its OPA pulling the proxy's bundle."""
     logs = workdir / "logs"
     policy_file = workdir / "policy.json"
     policy_file.write_text(json.dumps(policy))
-    opa = start_opa(logs)
+    opa_port = free_port()
     upstream = UpstreamServer(models=("alpha", "beta", "gamma")).start()
     try:
-        env = proxy_env(opa.url, workdir / "data", policy_file, upstream.url, **extra_env)
+        env = proxy_env(
+            f"http://127.0.0.1:{opa_port}", workdir / "data", policy_file, upstream.url, **extra_env
+        )
         proxy = start_proxy(logs, env)
         try:
-            yield Stack(opa, proxy, upstream, workdir / "data")
+            opa = start_opa(logs, proxy.url, port=opa_port)
+            try:
+                yield Stack(opa, proxy, upstream, workdir / "data")
+            finally:
+                opa.stop()
         finally:
             proxy.stop()
     finally:
         upstream.stop()
-        opa.stop()

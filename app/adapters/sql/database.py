@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+
+from app.core.ports import Probe
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Any constant works; it only has to be the same for every proxy of a fleet.
@@ -89,3 +92,15 @@ def migrate(engine: sa.Engine, target: str = "head") -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, target)
         connection.commit()
+
+
+def probe(engine: sa.Engine) -> Probe:
+    """SELECT 1 on the store."""
+    started = time.perf_counter()
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        ok, detail = True, engine.dialect.name
+    except sa.exc.SQLAlchemyError as exc:
+        ok, detail = False, f"{engine.dialect.name}: {type(exc).__name__}"
+    return Probe("store", ok, (time.perf_counter() - started) * 1000, detail)
