@@ -67,15 +67,15 @@ lint:
     {{bin}}/ruff check .
     {{bin}}/ruff format --check .
     {{bin}}/mypy
-    {{opa}} fmt --fail --list policy/
-    {{opa}} check --strict policy/rego policy/tests
-    {{regal}} lint policy/
+    {{opa}} fmt --fail --list policy/ deploy/opa/authz/
+    {{opa}} check --strict policy/rego policy/tests deploy/opa/authz
+    {{regal}} lint policy/ deploy/opa/authz/
 
-# Rego unit tests with the coverage threshold (90%).
+# Rego unit tests with the coverage threshold (95%): the router and the OPA API lock-down.
 opa-test:
-    {{opa}} test policy/rego policy/tests --coverage --threshold 90 --format json \
+    {{opa}} test policy/rego policy/tests deploy/opa/authz --coverage --threshold 95 --format json \
       | python3 -c 'import json,sys; print("rego coverage: %.2f%%" % json.load(sys.stdin)["coverage"])'
-    {{opa}} test policy/rego policy/tests
+    {{opa}} test policy/rego policy/tests deploy/opa/authz
 
 # Dashboard component tests (Vitest) and type check.
 web-test:

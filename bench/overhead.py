@@ -32,8 +32,7 @@ from tests.support.processes import (
     Service,
     free_port,
     spawn,
-    start_opa,
-    start_proxy,
+    start_proxy_with_sidecar,
     wait_until_up,
 )
 
@@ -264,12 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.direct_only:
                 policy = workdir / "policy.json"
                 policy.write_text(json.dumps(bench_policy()))
-                opa = start_opa(workdir / "logs")
-                services.append(opa)
-                proxy = start_proxy(
+                proxy, opa = start_proxy_with_sidecar(
                     workdir / "logs",
                     {
-                        "SYMPHONY_OPA_URL": opa.url,
                         "SYMPHONY_GATEWAY_URL": f"{upstream.url}/v1",
                         "SYMPHONY_GATEWAY_KEY": "sk-bench",
                         "SYMPHONY_POLICY_FILE": str(policy),
@@ -279,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     },
                     threads=max(8, args.concurrency * 2),
                 )
-                services.append(proxy)
+                services.extend([opa, proxy])
                 targets.append(
                     Target(
                         "symphony",

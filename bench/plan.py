@@ -19,7 +19,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.processes import ROOT, start_opa, start_proxy
+from tests.support.processes import ROOT, start_proxy_with_sidecar
 
 BODY = {"task": "qa", "loa": 1, "est_tokens": 800}
 
@@ -63,14 +63,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="symphony-bench-"))
-    opa = start_opa(work / "logs")
     env = {
-        "SYMPHONY_OPA_URL": opa.url,
         "SYMPHONY_DATA_DIR": str(work / "data"),
         "SYMPHONY_POLICY_FILE": str(ROOT / "policy" / "examples" / "default.json"),
         "SYMPHONY_BACKGROUND_JOBS": "false",
     }
-    proxy = start_proxy(work / "logs", env, threads=args.concurrency)
+    proxy, opa = start_proxy_with_sidecar(work / "logs", env, threads=args.concurrency)
     try:
         print(
             f"/route/plan, {args.requests} requests, concurrency {args.concurrency}, "
@@ -86,8 +84,8 @@ def main() -> None:
                 f"{len(latencies) / wall:>12.0f}"
             )
     finally:
-        proxy.stop()
         opa.stop()
+        proxy.stop()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import simple_websocket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.processes import start_opa, start_proxy
+from tests.support.processes import start_proxy_with_sidecar
 from tests.support.stack import proxy_env
 from tests.support.upstream import UpstreamServer
 
@@ -105,10 +105,9 @@ def main() -> None:
     """Run both phases and print the report."""
     work = Path(tempfile.mkdtemp(prefix="symphony-drill-"))
     (work / "policy.json").write_text(json.dumps(POLICY))
-    opa = start_opa(work / "logs")
     upstream = UpstreamServer(models=("primary", "secondary", "premium")).start()
-    env = proxy_env(opa.url, work / "data", work / "policy.json", upstream.url)
-    proxy = start_proxy(work / "logs", env)
+    env = proxy_env("", work / "data", work / "policy.json", upstream.url)
+    proxy, opa = start_proxy_with_sidecar(work / "logs", env)
     alerts: list[dict[str, Any]] = []
     stop = threading.Event()
     listener = threading.Thread(
@@ -149,9 +148,9 @@ def main() -> None:
     finally:
         stop.set()
         listener.join(timeout=5)
+        opa.stop()
         proxy.stop()
         upstream.stop()
-        opa.stop()
     print("== alerts seen on the websocket ==")
     for alert in alerts:
         where = alert.get("model") or ""

@@ -31,13 +31,15 @@ GRACE_S = 1.0
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    with UpstreamServer(models=("gemini-1.5-pro", "grok-code-fast-1", "smollm2")) as upstream:
-        with running_fleet(
+    with (
+        UpstreamServer(models=("gemini-1.5-pro", "grok-code-fast-1", "smollm2")) as upstream,
+        running_fleet(
             tmp_path_factory.mktemp("fleet"),
             SYMPHONY_GATEWAY_URL=upstream.url,
             SYMPHONY_REVISION_GRACE_S=str(GRACE_S),
-        ) as running:
-            yield running
+        ) as running,
+    ):
+        yield running
 
 
 def bundle_revision(sidecar: str) -> str | None:

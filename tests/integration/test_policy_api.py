@@ -21,7 +21,11 @@ from tests.support.served import with_sidecar
 
 GUARD = """package symphony.guards.pii
 
-deny contains {"model": "hosted/gemini-1.5-pro", "reason": "pii_hosted", "detail": "PII stays off hosted models"} if {
+deny contains {
+	"model": "hosted/gemini-1.5-pro",
+	"reason": "pii_hosted",
+	"detail": "PII stays off hosted models",
+} if {
 	input.request.task == "qa"
 }
 """
@@ -218,7 +222,7 @@ def test_guards_ship_through_the_api_with_their_tests(client: FlaskClient) -> No
 @pytest.mark.parametrize(
     ("source", "tests", "module", "row", "needle"),
     [
-        (GUARD.replace('== "qa"', '== == "qa"'), {}, "guards/pii.rego", 4, "rego_parse_error"),
+        (GUARD.replace('== "qa"', '== == "qa"'), {}, "guards/pii.rego", 8, "rego_parse_error"),
         (
             GUARD.replace("symphony.guards.pii", "symphony.router"),
             {},
@@ -230,7 +234,7 @@ def test_guards_ship_through_the_api_with_their_tests(client: FlaskClient) -> No
             GUARD + "\nbroken if input.x == undefined_name\n",
             {},
             "guards/pii.rego",
-            7,
+            11,
             "rego_unsafe_var_error",
         ),
         (

@@ -221,3 +221,18 @@ def start_proxy(
         env={**env, "SYMPHONY_BIND": f"127.0.0.1:{port}"},
     )
     return service.ready("/policy", timeout_s=30)
+
+
+def start_proxy_with_sidecar(
+    log_dir: Path, env: Mapping[str, str], threads: int = 8
+) -> tuple[Service, Service]:
+    """A proxy and its own OPA sidecar pulling the proxy's bundle: (proxy, opa)."""
+    opa_port = free_port()
+    proxy = start_proxy(
+        log_dir, {**env, "SYMPHONY_OPA_URL": f"http://127.0.0.1:{opa_port}"}, threads=threads
+    )
+    try:
+        return proxy, start_opa(log_dir, proxy.url, port=opa_port)
+    except BaseException:
+        proxy.stop()
+        raise
