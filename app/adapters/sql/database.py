@@ -58,26 +58,33 @@ def open_engine(url: str) -> sa.Engine:
 
 
 @contextmanager
-def _migration_lock(engine: sa.Engine, connection: sa.Connection) -> Iterator[None]:
-    """One migrator at a time: an advisory lock on PostgreSQL, a file lock beside SQLite."""
+def _migrating(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection held by the one migrator: an advisory lock on PostgreSQL, a file lock
+    beside SQLite taken before connecting (connecting switches the file to WAL, which
+    SQLite refuses to do for two connections at once)."""
     if engine.dialect.name == "postgresql":
-        connection.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-        connection.commit()
-        try:
-            yield
-        finally:
-            connection.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK})
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
             connection.commit()
+            try:
+                yield connection
+            finally:
+                connection.execute(
+                    sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_MIGRATION_LOCK}
+                )
+                connection.commit()
         return
     database = engine.url.database
     if not database or database == ":memory:":
-        yield
+        with engine.connect() as connection:
+            yield connection
         return
     lock_path = Path(database).with_suffix(".migrate.lock")
     with lock_path.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            with engine.connect() as connection:
+                yield connection
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -88,7 +95,7 @@ def migrate(engine: sa.Engine, target: str = "head") -> None:
         Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.connect() as connection, _migration_lock(engine, connection):
+    with _migrating(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, target)
         connection.commit()

@@ -13,8 +13,9 @@ from app.core.revisions import ActivePointer, Draft, Revision, StaleRevision, ca
 
 
 def utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """Every stored time is UTC: SQLite hands back naive datetimes, PostgreSQL aware ones in
+    the session's zone. Writes convert with it too (SQLite drops the offset unconverted)."""
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _revision(row: sa.Row[Any]) -> Revision:
@@ -99,7 +100,7 @@ class SqlRevisionStore:
                 conn.execute(sa.insert(policy_revisions).values(**_row(revision)))
                 pointer = {
                     "revision": revision.number,
-                    "activated_at": now,
+                    "activated_at": utc(now),
                     "activated_by": revision.created_by,
                 }
                 if expected is None:
@@ -114,16 +115,23 @@ class SqlRevisionStore:
             raise StaleRevision("another writer activated a revision first") from exc
 
     def import_revision(self, revision: Revision, activate: bool) -> None:
-        """Insert a carried-over revision with its number; optionally point at it."""
+        """Insert a carried-over revision with its number (once: an interrupted import can be
+        run again); optionally point at it."""
         with self._engine.begin() as conn:
-            conn.execute(sa.insert(policy_revisions).values(**_row(revision)))
+            present = conn.execute(
+                sa.select(policy_revisions.c.number).where(
+                    policy_revisions.c.number == revision.number
+                )
+            ).first()
+            if present is None:
+                conn.execute(sa.insert(policy_revisions).values(**_row(revision)))
             if activate:
                 conn.execute(sa.delete(policy_active))
                 conn.execute(
                     sa.insert(policy_active).values(
                         id=1,
                         revision=revision.number,
-                        activated_at=revision.created_at,
+                        activated_at=utc(revision.created_at),
                         activated_by=revision.created_by,
                     )
                 )
@@ -137,7 +145,7 @@ def _row(revision: Revision) -> dict[str, Any]:
         "guards": canonical_json(dict(revision.guards)),
         "tests": canonical_json(dict(revision.tests)),
         "created_by": revision.created_by,
-        "created_at": revision.created_at,
+        "created_at": utc(revision.created_at),
         "request_id": revision.request_id,
         "reason": revision.reason,
         "source": revision.source,

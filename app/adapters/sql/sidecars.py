@@ -46,7 +46,7 @@ class SqlSidecarStatuses:
             "bundle_revision": status.bundle_revision,
             "bundle_errors": json.dumps(list(status.bundle_errors)),
             "opa_version": status.opa_version,
-            "reported_at": status.reported_at,
+            "reported_at": utc(status.reported_at),
         }
         with self._engine.begin() as conn:
             updated = conn.execute(
