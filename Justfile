@@ -16,7 +16,7 @@ default:
 # Install everything: Debian packages, OPA + Regal, the Python venv (with the local model), the web build, LiteLLM.
 setup: system-packages tools python web litellm
 
-# Debian packages (Redis, Prometheus, Chromium, build tools), only when missing.
+# Debian packages (Redis, Prometheus, PostgreSQL, Chromium, build tools), only when missing.
 system-packages:
     bash scripts/system-packages.sh
 
@@ -85,10 +85,11 @@ web-test:
 pytest *args:
     {{bin}}/pytest {{args}}
 
-# Benchmarks: /route/plan latency and throughput; gateway overhead.
+# Benchmarks: /route/plan latency and throughput; gateway overhead; policy propagation in a fleet.
 bench:
     {{bin}}/python bench/plan.py
     {{bin}}/python bench/overhead.py
+    {{bin}}/python bench/propagation.py
 
 # The first lines of the proxy's Prometheus exposition.
 symphony-metrics:
