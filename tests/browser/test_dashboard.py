@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,31 @@ def test_invalid_policy_edit_shows_the_field_error_and_changes_nothing(
     editor.fill(text[:-10])
     page.get_by_role("button", name="Validate").click()
     expect(page.get_by_text(re.compile("The JSON does not parse"))).to_be_visible()
+
+
+def test_a_save_after_someone_else_saved_shows_the_conflict_and_reloads_the_latest(
+    dashboard: Dashboard,
+) -> None:
+    page = dashboard.page
+    editor = page.get_by_label("Policy document (JSON)")
+    expect(editor).to_have_value(re.compile('"hosted/alpha"'))
+    mine = json.loads(editor.input_value())
+    # Someone else saves first, through the API, from the revision the editor loaded.
+    current = requests.get(f"{dashboard.url}/policy", timeout=5).json()
+    theirs = {**current["document"], "version": "saved-elsewhere"}
+    other = requests.put(
+        f"{dashboard.url}/policy", json=theirs, headers={"If-Match": current["etag"]}, timeout=30
+    )
+    assert other.status_code == 200
+    editor.fill(json.dumps({**mine, "version": "saved-here"}, indent=2))
+    page.get_by_role("button", name="Save").click()
+
+    notice = page.get_by_role("alert").filter(has_text="The policy changed while you were editing")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Nothing was saved")
+    assert requests.get(f"{dashboard.url}/policy", timeout=5).json()["label"] == "saved-elsewhere"
+    page.get_by_role("button", name="Reload latest").click()
+    expect(editor).to_have_value(re.compile('"saved-elsewhere"'))
 
 
 def test_a_rejected_request_shows_the_servers_field_errors(dashboard: Dashboard) -> None:
