@@ -11,10 +11,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.adapters.controls import FileControls
 from app.adapters.gateway import HttpGateway
 from app.adapters.opa import OpaPolicyEngine
 from app.adapters.opa_check import OpaCompiler, read_router_modules
+from app.adapters.sql.controls import SqlControls
 from app.adapters.sql.database import database_url, migrate, open_engine
 from app.adapters.sql.revisions import SqlRevisionStore
 from app.adapters.sql.run_reports import SqlRunReports
@@ -78,15 +78,6 @@ def build_counters(settings: Settings) -> CounterStore:
     return InMemoryCounterStore()
 
 
-def build_controls(settings: Settings) -> Controls:
-    """Kill switch in Redis when proxies share one, on disk otherwise (both survive restarts)."""
-    if settings.redis_url:
-        from app.adapters.redis_controls import RedisControls
-
-        return RedisControls.from_url(settings.redis_url)
-    return FileControls(settings.data_dir / "controls.json")
-
-
 def upstream_for(settings: Settings) -> Any:
     """Where each model is called: local-class models on the local server when one is set."""
 
@@ -129,7 +120,8 @@ def build_services(settings: Settings) -> Services:
         max_waiters=settings.bundle_long_polls,
     )
     counters = build_counters(settings)
-    controls = build_controls(settings)
+    controls = SqlControls(database)
+    controls.import_file(settings.data_dir / "controls.json")
     health = ModelHealth()
     router = Router(engine, counters, policies, controls, health, grace_s=settings.revision_grace_s)
     gateway = HttpGateway(

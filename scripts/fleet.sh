@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # up|down for a local fleet, as on three hosts: 3 proxies (gunicorn), each with its own OPA
-# sidecar pulling bundles from it, sharing one Redis (counters, kill switch) and one
-# PostgreSQL (policy revisions, run reports, sidecar status). Ports (override by env):
+# sidecar pulling bundles from it, sharing one Redis (counters) and one PostgreSQL (policy
+# revisions, run reports, sidecar status, the kill switch). Ports (override by env):
 #   proxies  FLEET_PROXY_PORTS="8801 8802 8803"   (a, b, c)
 #   sidecars FLEET_OPA_PORTS="8191 8192 8193"     (fleet-opa-a, -b, -c)
 #   Redis    FLEET_REDIS_PORT=6389

@@ -51,10 +51,11 @@ def test_two_proxies_admit_exactly_the_cap(tmp_path: Path, redis_server: Service
                 policy_file,
                 upstream.url,
                 SYMPHONY_REDIS_URL=f"redis://127.0.0.1:{redis_server.port}/0",
+                SYMPHONY_DATABASE_URL=f"sqlite:///{tmp_path / 'shared.db'}",
                 SYMPHONY_BACKGROUND_JOBS="false",
             )
             proxies.append(start_proxy(logs, env, threads=32))
-        # One sidecar for both: their stores hold the same revision (same number and hash).
+        # One sidecar for both: they share one store (a SQLite file on this host).
         opa = start_opa(logs, proxies[0].url, port=int(opa_url.rsplit(":", 1)[1]))
 
         def call(i: int) -> int:
@@ -81,13 +82,14 @@ def test_two_proxies_admit_exactly_the_cap(tmp_path: Path, redis_server: Service
             policy_file,
             upstream.url,
             SYMPHONY_REDIS_URL=f"redis://127.0.0.1:{redis_server.port}/0",
+            SYMPHONY_DATABASE_URL=f"sqlite:///{tmp_path / 'shared.db'}",
             SYMPHONY_BACKGROUND_JOBS="false",
         )
         proxies[0] = start_proxy(logs, env, port=proxies[0].port)
         metrics = requests.get(f"{proxies[0].url}/metrics", timeout=5).text
         assert f'symphony_model_rpm{{model="hosted/alpha"}} {float(CAP)}' in metrics
 
-        # One kill switch for every proxy on the store: set on A, enforced by B.
+        # One kill switch for every proxy on the shared store: set on A, enforced by B.
         requests.put(
             f"{proxies[0].url}/controls/kill-switch", json={"on": True}, timeout=5
         ).raise_for_status()

@@ -19,6 +19,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from app.adapters.opa_check import OpaCompiler, read_router_modules
+from app.adapters.sql.controls import SqlControls
 from app.adapters.sql.database import MIGRATIONS, database_url, migrate, open_engine
 from app.adapters.sql.revisions import SqlRevisionStore
 from app.adapters.sql.run_reports import SqlRunReports
@@ -528,3 +529,35 @@ def test_sidecar_first_reports_racing_leave_one_row(migrated: sa.Engine) -> None
     stored = statuses.all()
     assert len(stored) == 1
     assert stored[0] in reports
+
+
+# ---- the kill switch ---------------------------------------------------------------------
+
+
+def test_the_kill_switch_is_shared_by_every_proxy_on_the_store(migrated: sa.Engine) -> None:
+    clock = [0.0]
+    mine, theirs = SqlControls(migrated), SqlControls(migrated, clock=lambda: clock[0])
+    assert theirs.state() == {"kill_switch": False, "updated_by": None, "updated_at": None}
+    state = mine.set_kill_switch(True, "ops")
+    assert (state["kill_switch"], state["updated_by"]) == (True, "ops")
+    assert mine.kill_switch() is True  # the writer enforces it at once
+    assert theirs.kill_switch() is False  # the other proxy's cache is still fresh...
+    clock[0] += 0.25
+    assert theirs.kill_switch() is True  # ...and expires within ttl_s
+    assert datetime.fromisoformat(theirs.state()["updated_at"]).tzinfo is not None
+    mine.set_kill_switch(False, "ops")
+    assert SqlControls(migrated).state()["kill_switch"] is False
+
+
+def test_the_old_kill_switch_file_is_carried_over_once(migrated: sa.Engine, tmp_path: Path) -> None:
+    old = tmp_path / "controls.json"
+    old.write_text(json.dumps({"kill_switch": True, "updated_by": "night-shift"}))
+    controls = SqlControls(migrated)
+    controls.import_file(old)
+    assert (controls.state()["kill_switch"], controls.state()["updated_by"]) == (
+        True,
+        "night-shift",
+    )
+    assert not old.exists() and old.with_suffix(".json.migrated").exists()
+    controls.import_file(old)  # nothing left to import
+    assert controls.kill_switch() is True

@@ -51,3 +51,13 @@ sidecars = sa.Table(
     sa.Column("opa_version", sa.String(64), nullable=True),
     sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Operator controls by name (the kill switch): durable and shared by every proxy of a fleet.
+controls = sa.Table(
+    "controls",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.String(128), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+)
