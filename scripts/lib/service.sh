@@ -5,11 +5,20 @@
 
 service_run_dir="${service_run_dir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.run}"
 
+# Whether a process runs: a killed one whose parent has not reaped it yet is a zombie, which
+# `kill -0` still finds.
+service_alive() {
+  local state
+  kill -0 "$1" 2>/dev/null || return 1
+  state="$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)"
+  [ -n "$state" ] && [ "$state" != "Z" ]
+}
+
 service_running_pid() {
   local pidfile="$service_run_dir/$1.pid" pid
   [ -f "$pidfile" ] || return 1
   pid="$(cat "$pidfile")"
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
+  service_alive "$pid" && echo "$pid"
 }
 
 service_stop() {
@@ -21,10 +30,10 @@ service_stop() {
   fi
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || break
+    service_alive "$pid" || break
     sleep 0.2
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if service_alive "$pid"; then
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$service_run_dir/$name.pid"
