@@ -68,11 +68,11 @@ class _LiveCollector(Collector):
 class _PolicyCollector(Collector):
     """The store's active revision and what every sidecar last reported, at scrape time."""
 
-    def __init__(self, policy: Callable[[], tuple[int, list[SidecarStatus]]]) -> None:
+    def __init__(self, policy: Callable[[], tuple[int, str, list[SidecarStatus]]]) -> None:
         self._policy = policy
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        active, sidecars = self._policy()
+        active, active_bundle, sidecars = self._policy()
         gauge = GaugeMetricFamily(
             "symphony_policy_active_revision", "The active policy revision in the shared store"
         )
@@ -96,7 +96,9 @@ class _PolicyCollector(Collector):
         for sidecar in sidecars:
             number = revision_number(sidecar.bundle_revision) or 0
             revision.add_metric([sidecar.name], float(number))
-            in_step.add_metric([sidecar.name], 1.0 if number == active else 0.0)
+            in_step.add_metric(
+                [sidecar.name], 1.0 if sidecar.bundle_revision == active_bundle else 0.0
+            )
             errors.add_metric([sidecar.name], float(len(sidecar.bundle_errors)))
         yield revision
         yield in_step
@@ -168,7 +170,7 @@ class SymphonyMetrics:
         app: Flask,
         models: Callable[[], list[ModelStatus]],
         engine_up: Callable[[], bool],
-        policy: Callable[[], tuple[int, list[SidecarStatus]]],
+        policy: Callable[[], tuple[int, str, list[SidecarStatus]]],
     ) -> None:
         """Attach the HTTP metrics and /metrics to `app`, and the scrape-time gauges."""
         self.registry.register(_LiveCollector(models, engine_up))

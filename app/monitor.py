@@ -90,9 +90,10 @@ class Monitor:
         usage = self._counters.usage(policy.models, now, budget_day(now, policy.timezone))
         return burndown(policy, usage, self._counters.spend, now)
 
-    def policy_state(self) -> tuple[int, list[SidecarStatus]]:
-        """The active revision number and every sidecar's last status report."""
-        return self._policies.snapshot().pointer.revision, self._sidecars.all()
+    def policy_state(self) -> tuple[int, str, list[SidecarStatus]]:
+        """The active revision (number and bundle revision) and every sidecar's last report."""
+        snapshot = self._policies.snapshot()
+        return snapshot.pointer.revision, snapshot.view.etag.strip('"'), self._sidecars.all()
 
     def policy_health(self) -> dict[str, Any]:
         """The active revision, this proxy's sidecar and every sidecar that reported."""

@@ -26,16 +26,22 @@ def _failure_for_status(response: requests.Response) -> GatewayFailure:
     return GatewayFailure("http_4xx", detail or f"HTTP {status}", status)
 
 
-def _usage(payload: dict[str, Any]) -> tuple[int | None, int | None]:
+# More tokens than any model's context: an upstream claiming it is wrong, and pricing it
+# could overflow a float (cost_usd: Infinity), so such counts are treated as missing.
+MAX_REPORTED_TOKENS = 1_000_000_000
+
+
+def reported_usage(payload: dict[str, Any]) -> tuple[int | None, int | None]:
+    """(prompt, completion) tokens the upstream reported; None where absent or implausible."""
     usage = payload.get("usage")
     if not isinstance(usage, dict):
         return None, None
-    prompt = usage.get("prompt_tokens")
-    completion = usage.get("completion_tokens")
-    return (
-        prompt if isinstance(prompt, int) else None,
-        completion if isinstance(completion, int) else None,
-    )
+
+    def count(value: Any) -> int | None:
+        plausible = isinstance(value, int) and not isinstance(value, bool)
+        return value if plausible and 0 <= value <= MAX_REPORTED_TOKENS else None
+
+    return count(usage.get("prompt_tokens")), count(usage.get("completion_tokens"))
 
 
 class HttpGateway:
@@ -94,7 +100,7 @@ class HttpGateway:
             raise GatewayFailure("bad_response", "not an OpenAI chat completion", 200) from exc
         except requests.RequestException as exc:
             raise GatewayFailure("timeout", type(exc).__name__, 200) from exc
-        prompt, completion = _usage(payload)
+        prompt, completion = reported_usage(payload)
         return Completion(str(text), prompt, completion, ttfb)
 
     def stream(self, call: ChatCall) -> Generator[str, None, Completion]:
@@ -119,7 +125,7 @@ class HttpGateway:
                 except ValueError as exc:
                     raise GatewayFailure("bad_response", "malformed SSE chunk", 200) from exc
                 if chunk.get("usage"):
-                    prompt, completion = _usage(chunk)
+                    prompt, completion = reported_usage(chunk)
                 for choice in chunk.get("choices") or []:
                     delta = (choice.get("delta") or {}).get("content")
                     if delta:

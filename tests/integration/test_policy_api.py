@@ -455,3 +455,35 @@ def test_kill_switch_state_survives_a_restart_and_rejects_bad_bodies(
     again = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
     state = again.get("/controls/kill-switch").get_json()
     assert (state["kill_switch"], state["updated_by"]) == (True, "ops")
+
+
+def test_a_sidecar_reporting_bundle_errors_shows_them_in_health_and_metrics(
+    client: FlaskClient,
+) -> None:
+    # What OPA's status plugin posts when a download or activation fails.
+    report = {
+        "labels": {"id": "4b1e", "sidecar": "opa-broken", "version": "1.20.2"},
+        "bundles": {
+            "symphony": {
+                "name": "symphony",
+                "active_revision": "r1-0123456789abcdef",
+                "code": "bundle_error",
+                "message": "server replied with HTTP 500",
+                "errors": ["download failed"],
+            }
+        },
+    }
+    assert client.post("/opa/status/", json=report).status_code == 204
+    sidecars = client.get("/status/health.json").get_json()["policy"]["sidecars"]
+    broken = next(s for s in sidecars if s["name"] == "opa-broken")
+    assert broken["bundle_revision"] == "r1-0123456789abcdef" and broken["in_step"] is False
+    assert broken["bundle_errors"][0] == {
+        "code": "bundle_error",
+        "message": "server replied with HTTP 500",
+    }
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'symphony_opa_bundle_errors{sidecar="opa-broken"} 2.0' in metrics
+    assert 'symphony_opa_bundle_in_step{sidecar="opa-broken"} 0.0' in metrics
+    assert (
+        client.post("/opa/status/", data="nope", content_type="application/json").status_code == 400
+    )

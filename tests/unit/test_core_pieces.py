@@ -62,3 +62,16 @@ def test_full_traces_drop_backtracking_noise() -> None:
         'p.rego:6  | | Note "hi"',
     )
     assert len(condense_trace(lines, full=False)) == 4
+
+
+def test_implausible_upstream_token_counts_are_treated_as_missing() -> None:
+    from app.adapters.gateway import reported_usage
+
+    assert reported_usage({"usage": {"prompt_tokens": 12, "completion_tokens": 3}}) == (12, 3)
+    hostile = {"usage": {"prompt_tokens": 10**400, "completion_tokens": -1}}
+    assert reported_usage(hostile) == (None, None)
+    assert reported_usage({"usage": {"prompt_tokens": 1e308, "completion_tokens": True}}) == (
+        None,
+        None,
+    )
+    assert reported_usage({"usage": "lots"}) == (None, None)
