@@ -96,6 +96,9 @@ class UpstreamHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: a burst of concurrent calls from several proxies
+    # then has connections dropped and retried past the gateway's 2 s connect timeout.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], upstream: UpstreamServer) -> None:
         self.upstream = upstream
