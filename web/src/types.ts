@@ -107,6 +107,8 @@ export interface PolicyResponse extends PolicyMeta {
   etag: string | null;
   document: Record<string, unknown>;
   guards?: Record<string, string>;
+  /** On write answers: whether this proxy's OPA sidecar already runs the new revision. */
+  sidecar?: { bundle_revision: string | null; in_step: boolean };
 }
 
 /** The revision a 412 names as active instead of the one the If-Match header carried. */

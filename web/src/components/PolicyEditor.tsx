@@ -14,7 +14,7 @@ import { ErrorNotice } from './ErrorNotice';
 type Outcome =
   | { kind: 'parse_error'; message: string }
   | { kind: 'valid' }
-  | { kind: 'saved'; version: number }
+  | { kind: 'saved'; version: number; inStep: boolean | null }
   | { kind: 'conflict'; current: PolicyRevisionRef; loaded: number }
   | { kind: 'kept'; current: PolicyRevisionRef }
   | { kind: 'failed'; status: number; body: ApiErrorBody; action: 'validate' | 'save' | 'load' };
@@ -107,7 +107,11 @@ function OutcomeNotice({ outcome, active, actions }: { outcome: Outcome; active:
     case 'saved':
       return (
         <Alert severity="success" variant="outlined" role="status">
-          Saved as version {outcome.version}; OPA has it.
+          Saved as version {outcome.version}
+          {outcome.inStep === true && "; this proxy's OPA sidecar runs it."}
+          {outcome.inStep === false &&
+            "; this proxy's OPA sidecar has not activated it yet, and decisions under the older version are refused."}
+          {outcome.inStep === null && '.'}
         </Alert>
       );
     case 'conflict':
@@ -221,7 +225,7 @@ export function PolicyEditor({ editorRef, announcedVersion }: PolicyEditorProps)
         setActive(saved);
         setAdopted(null);
         setText(pretty(saved.document));
-        setOutcome({ kind: 'saved', version: saved.version });
+        setOutcome({ kind: 'saved', version: saved.version, inStep: saved.sidecar?.in_step ?? null });
         setHistory((await fetchPolicyHistory()).versions);
       }
     } catch (exc) {

@@ -32,7 +32,7 @@ function conditionalPut(store: Store) {
       updated_by: 'dashboard',
       document: JSON.parse(body) as Record<string, unknown>,
     });
-    return json(200, store.active);
+    return json(200, { ...store.active, sidecar: { bundle_revision: store.active.etag?.replaceAll('"', ''), in_step: true } });
   };
 }
 
@@ -112,6 +112,22 @@ describe('PolicyEditor', () => {
     expect(fetchMock.mock.calls.every(([, init]) => (init?.method ?? 'GET') === 'GET')).toBe(true);
   });
 
+  it('says when the saved version is active but this proxy\'s sidecar has not activated it yet', async () => {
+    vi.stubGlobal(
+      'fetch',
+      server(() => json(200, { ...policyV4, sidecar: { bundle_revision: null, in_step: false } })),
+    );
+    render(<PolicyEditor editorRef={createRef()} announcedVersion={null} />);
+    const textarea = await editor();
+    edit(textarea, '"rpm_cap": 10', '"rpm_cap": 11');
+    fireEvent.click(screen.getByRole('button', { name: 'Save' }));
+    expect(
+      await screen.findByText(
+        "Saved as version 4; this proxy's OPA sidecar has not activated it yet, and decisions under the older version are refused.",
+      ),
+    ).toBeInTheDocument();
+  });
+
   it('shows the loaded revision and its short hash', async () => {
     vi.stubGlobal('fetch', server(() => json(200, policyV3)));
     render(<PolicyEditor editorRef={createRef()} announcedVersion={null} />);
@@ -129,11 +145,11 @@ describe('PolicyEditor', () => {
 
     edit(textarea, '"rpm_cap": 10', '"rpm_cap": 11');
     fireEvent.click(screen.getByRole('button', { name: 'Save' }));
-    expect(await screen.findByText('Saved as version 4; OPA has it.')).toBeInTheDocument();
+    expect(await screen.findByText("Saved as version 4; this proxy's OPA sidecar runs it.")).toBeInTheDocument();
     const saved = store.active;
     edit(textarea, '"rpm_cap": 11', '"rpm_cap": 12');
     fireEvent.click(screen.getByRole('button', { name: 'Save' }));
-    expect(await screen.findByText('Saved as version 5; OPA has it.')).toBeInTheDocument();
+    expect(await screen.findByText("Saved as version 5; this proxy's OPA sidecar runs it.")).toBeInTheDocument();
 
     expect(sentEtags(fetchMock)).toEqual([policyV3.etag, saved.etag]);
     expect(store.active.document).toMatchObject({ models: [{ name: 'local/a', rpm_cap: 12 }] });
@@ -173,7 +189,7 @@ describe('PolicyEditor', () => {
 
     edit(textarea, '"rpm_cap": 20', '"rpm_cap": 21');
     fireEvent.click(screen.getByRole('button', { name: 'Save' }));
-    expect(await screen.findByText('Saved as version 5; OPA has it.')).toBeInTheDocument();
+    expect(await screen.findByText("Saved as version 5; this proxy's OPA sidecar runs it.")).toBeInTheDocument();
     expect(sentEtags(fetchMock)).toEqual([policyV3.etag, policyV4.etag]);
   });
 
@@ -190,7 +206,7 @@ describe('PolicyEditor', () => {
     expect(screen.getByLabelText<HTMLTextAreaElement>('Policy document (JSON)').value).toContain('"rpm_cap": 11');
 
     fireEvent.click(screen.getByRole('button', { name: 'Save' }));
-    expect(await screen.findByText('Saved as version 5; OPA has it.')).toBeInTheDocument();
+    expect(await screen.findByText("Saved as version 5; this proxy's OPA sidecar runs it.")).toBeInTheDocument();
     expect(sentEtags(fetchMock)).toEqual([policyV3.etag, policyV4.etag]);
     expect(store.active.document).toMatchObject({ models: [{ name: 'local/a', rpm_cap: 11 }] });
     expect(screen.queryByText('saving replaces v4')).not.toBeInTheDocument();
