@@ -114,7 +114,7 @@ def build_services(settings: Settings) -> Services:
     if imported:
         log.info("carried %d run reports over from %s", imported, settings.data_dir / "runs")
     bundles = BundleServer(
-        lambda number: policies.revision(number),
+        policies.revision,
         lambda: policies.snapshot().pointer.revision,
         router_modules,
         max_waiters=settings.bundle_long_polls,
@@ -123,14 +123,22 @@ def build_services(settings: Settings) -> Services:
     controls = SqlControls(database)
     controls.import_file(settings.data_dir / "controls.json")
     health = ModelHealth()
-    router = Router(engine, counters, policies, controls, health, grace_s=settings.revision_grace_s)
-    gateway = HttpGateway(
-        settings.gateway_key, settings.gateway_connect_timeout_s, settings.gateway_read_timeout_s
-    )
     metrics = SymphonyMetrics()
     bus = EventBus()
     latencies = LatencyBook()
     telemetry = LiveTelemetry(metrics, bus, latencies)
+    router = Router(
+        engine,
+        counters,
+        policies,
+        controls,
+        health,
+        grace_s=settings.revision_grace_s,
+        on_refused=telemetry.refused,
+    )
+    gateway = HttpGateway(
+        settings.gateway_key, settings.gateway_connect_timeout_s, settings.gateway_read_timeout_s
+    )
     executor = Executor(
         router,
         counters,

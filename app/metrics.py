@@ -14,7 +14,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_flask_exporter import PrometheusMetrics
 
-from app.adapters.sql.sidecars import SidecarStatus
+from app.core.bundles import SidecarStatus
 from app.core.model_status import ModelStatus
 from app.core.revisions import revision_number
 

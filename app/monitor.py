@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from app.adapters.gateway import HttpGateway
 from app.adapters.opa import OpaPolicyEngine
 from app.adapters.sql.database import probe as probe_store
-from app.adapters.sql.sidecars import SidecarStatus, SqlSidecarStatuses
+from app.adapters.sql.sidecars import SqlSidecarStatuses
+from app.core.bundles import SidecarStatus
 from app.core.burndown import burndown
 from app.core.counters import CounterStore, budget_day
 from app.core.latency import LatencyBook
@@ -93,12 +94,12 @@ class Monitor:
     def policy_state(self) -> tuple[int, str, list[SidecarStatus]]:
         """The active revision (number and bundle revision) and every sidecar's last report."""
         snapshot = self._policies.snapshot()
-        return snapshot.pointer.revision, snapshot.view.etag.strip('"'), self._sidecars.all()
+        return snapshot.pointer.revision, snapshot.view.bundle_revision, self._sidecars.all()
 
     def policy_health(self) -> dict[str, Any]:
         """The active revision, this proxy's sidecar and every sidecar that reported."""
         snapshot = self._policies.snapshot()
-        active = snapshot.view.etag.strip('"')
+        active = snapshot.view.bundle_revision
         local = self._engine.bundle_revision()
         return {
             "active_revision": snapshot.pointer.revision,

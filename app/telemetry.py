@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import UTC, datetime
@@ -9,11 +10,12 @@ from typing import Any
 
 from app.core.execution import ExecutionResult
 from app.core.latency import LatencyBook
-from app.core.router import Plan
+from app.core.router import Plan, RevisionMismatch
 from app.events import EventBus
 from app.metrics import SymphonyMetrics
 
 ALERT_REPEAT_S = 30.0
+log = logging.getLogger("symphony")
 
 
 def now_iso() -> str:
@@ -30,6 +32,18 @@ class LiveTelemetry:
         self._latencies = latencies
         self._lock = threading.Lock()
         self._last_alert: dict[tuple[str, str | None], float] = {}
+
+    def refused(self, refusal: RevisionMismatch) -> None:
+        """Record a decision refused for an older revision: its id, revision and result."""
+        log.warning(
+            "refused decision %s: evaluated %s, active %s (%.1f s behind): %s",
+            refusal.decision_id,
+            refusal.evaluated,
+            refusal.active,
+            refusal.behind_s,
+            refusal.result,
+        )
+        self._metrics.revision_mismatch()
 
     def decided(self, plan: Plan, source: str, audit_id: str | None) -> None:
         """Count the decision and publish it (without any prompt text)."""

@@ -3,10 +3,13 @@
 Starts the stand-in upstream (tests/support/upstream.py, answering without delay) in its own
 process, the real OPA sidecar and the proxy under gunicorn, all on loopback, with a policy whose
 one model is the stand-in. Then the same chat request goes (a) straight to the upstream and
-(b) through `POST /route/execute`, non-streaming (p50/p99 latency), and (c) streaming both ways
-(time to the first content chunk). Every thread keeps its own keep-alive session.
+(b) through `POST /route/execute`, (c) through Symphony's OpenAI door `/v1/chat/completions`
+and (d) through a real LiteLLM proxy in front of the same upstream, side by side: non-streaming
+(p50/p99 latency) and streaming (time to the first content chunk). Every thread keeps its own
+keep-alive session.
 
-Run: `python bench/overhead.py [--requests N] [--stream-requests N] [--concurrency C]`.
+Run: `python bench/overhead.py [--requests N] [--stream-requests N] [--concurrency C]
+[--no-litellm]`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.support.litellm import start_litellm
 from tests.support.processes import (
     VENV_BIN,
     Service,
@@ -40,6 +44,27 @@ UPSTREAM_MODEL = "bench-model"
 PROMPT = "Summarise the benefits of policy-as-code routing for LLM traffic in one line."
 REPLY = "Policy as code makes every routing decision explicit, testable and explained."
 MAX_TOKENS = 64
+LITELLM_KEY = "sk-bench-litellm"
+
+
+def litellm_config(upstream_url: str) -> dict[str, Any]:
+    """LiteLLM forwarding model `bench` to the stand-in, as a gateway with no extras."""
+    return {
+        "model_list": [
+            {
+                "model_name": "bench",
+                "litellm_params": {
+                    "model": f"openai/{UPSTREAM_MODEL}",
+                    "api_base": f"{upstream_url}/v1",
+                    "api_key": "sk-bench",
+                    "max_retries": 0,
+                    "timeout": 10,
+                },
+            }
+        ],
+        "litellm_settings": {"num_retries": 0, "drop_params": True, "telemetry": False},
+        "general_settings": {"master_key": LITELLM_KEY},
+    }
 
 
 def bench_policy() -> dict[str, Any]:
@@ -75,6 +100,7 @@ class Target:
     body: dict[str, Any]
     first_content: bytes  # marker of the first content chunk in a streamed body
     check: Callable[[requests.Response], float | None]  # raises; or the upstream time (s)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def percentile_ms(values: Sequence[float], q: float) -> float:
@@ -102,9 +128,9 @@ class Sample:
         return len(self.latencies) / self.wall_s
 
 
-def _check_direct(response: requests.Response) -> float | None:
+def _check_ok(response: requests.Response) -> float | None:
     if response.status_code != 200:
-        raise RuntimeError(f"upstream answered {response.status_code}: {response.text[:300]}")
+        raise RuntimeError(f"{response.url} answered {response.status_code}: {response.text[:300]}")
     return None
 
 
@@ -126,7 +152,9 @@ def one_call(session: requests.Session, target: Target, stream: bool) -> tuple[f
     body = {**target.body, "stream": stream}
     if stream:
         started = time.perf_counter()
-        with session.post(target.url, json=body, stream=True, timeout=30) as response:
+        with session.post(
+            target.url, json=body, headers=target.headers, stream=True, timeout=30
+        ) as response:
             target.check(response)
             seen = b""
             first: float | None = None
@@ -139,7 +167,7 @@ def one_call(session: requests.Session, target: Target, stream: bool) -> tuple[f
                 raise RuntimeError(f"{target.name}: no content chunk in {seen[:300]!r}")
             return first, None
     started = time.perf_counter()
-    response = session.post(target.url, json=body, timeout=30)
+    response = session.post(target.url, json=body, headers=target.headers, timeout=30)
     elapsed = time.perf_counter() - started
     upstream_s = target.check(response)
     return elapsed, None if upstream_s is None else elapsed - upstream_s
@@ -240,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--direct-only", action="store_true", help="skip OPA and the proxy")
+    parser.add_argument("--no-litellm", action="store_true", help="skip the LiteLLM proxy")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="symphony-bench-") as tmp:
@@ -257,9 +286,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "max_tokens": MAX_TOKENS,
                 },
                 b'"delta": {"content": ',
-                _check_direct,
+                _check_ok,
             )
             targets = [direct]
+            if not args.no_litellm:
+                litellm = start_litellm(
+                    litellm_config(upstream.url), LITELLM_KEY, workdir / "litellm", workdir / "logs"
+                )
+                services.append(litellm)
+                targets.append(
+                    Target(
+                        "litellm",
+                        f"{litellm.url}/v1/chat/completions",
+                        {**direct.body, "model": "bench"},
+                        b'"content":"',
+                        _check_ok,
+                        {"Authorization": f"Bearer {LITELLM_KEY}"},
+                    )
+                )
             if not args.direct_only:
                 policy = workdir / "policy.json"
                 policy.write_text(json.dumps(bench_policy()))
@@ -285,6 +329,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         _check_symphony,
                     )
                 )
+                targets.append(
+                    Target(
+                        "symphony /v1",
+                        f"{proxy.url}/v1/chat/completions",
+                        {**direct.body, "model": "auto", "metadata": {"symphony_task": "qa"}},
+                        b'"content":',
+                        _check_ok,
+                    )
+                )
             for target in targets:
                 for stream in (False, True):
                     run(target, args.warmup, args.concurrency, stream)
@@ -301,26 +354,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             for service in reversed(services):
                 service.stop()
 
-    rows = [
-        ("direct   non-stream latency", results[("direct", False)]),
-        ("direct   stream first chunk", results[("direct", True)]),
-    ]
+    rows: list[tuple[str, Sample]] = []
     overheads: list[tuple[str, Sample, Sample]] = []
-    if not args.direct_only:
-        rows[1:1] = [("symphony non-stream latency", results[("symphony", False)])]
-        rows.append(("symphony stream first chunk", results[("symphony", True)]))
-        overheads = [
-            (
-                "overhead non-stream (p50, p99)",
-                results[("direct", False)],
-                results[("symphony", False)],
-            ),
-            (
-                "overhead first chunk (p50, p99)",
-                results[("direct", True)],
-                results[("symphony", True)],
-            ),
-        ]
+    for stream, what in ((False, "non-stream latency"), (True, "stream first chunk")):
+        for target in targets:
+            rows.append((f"{target.name:<13}{what}", results[(target.name, stream)]))
+        for target in targets[1:]:
+            overheads.append(
+                (
+                    f"{target.name:<13}overhead {'first chunk' if stream else 'non-stream'}",
+                    results[("direct", stream)],
+                    results[(target.name, stream)],
+                )
+            )
     print(
         f"Symphony overhead, concurrency {args.concurrency}, loopback, "
         f"{args.requests} non-streaming and {args.stream_requests} streaming requests per target"

@@ -11,10 +11,9 @@ from typing import Any
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
-from app.adapters.sql.sidecars import SidecarStatus
 from app.api.context import services
 from app.api.errors import ApiError
-from app.core.bundles import BUNDLE_NAME
+from app.core.bundles import BUNDLE_NAME, SidecarStatus
 from app.core.validation import FieldError
 
 bp = Blueprint("bundles", __name__)
@@ -68,19 +67,20 @@ def _status_report() -> dict[str, Any]:
     return report
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (reports are read leniently)."""
+    return value if isinstance(value, dict) else {}
+
+
 @bp.post("/opa/status")
 @bp.post("/opa/status/")
 @bp.post("/opa/status/<partition>")
 def status(partition: str = "") -> ResponseReturnValue:
     """OPA's status API: keep each sidecar's bundle revision and errors in the store."""
     report = _status_report()
-    labels = report.get("labels") if isinstance(report.get("labels"), dict) else {}
-    assert isinstance(labels, dict)
+    labels = _object(report.get("labels"))
     name = str(labels.get("sidecar") or labels.get("id") or "unknown")[:128]
-    bundles = report.get("bundles") if isinstance(report.get("bundles"), dict) else {}
-    assert isinstance(bundles, dict)
-    ours = bundles.get(BUNDLE_NAME) if isinstance(bundles.get(BUNDLE_NAME), dict) else {}
-    assert isinstance(ours, dict)
+    ours = _object(_object(report.get("bundles")).get(BUNDLE_NAME))
     errors: list[dict[str, Any]] = []
     if ours.get("code") or ours.get("message"):
         errors.append(

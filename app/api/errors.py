@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,8 +9,6 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from app.core.validation import FieldError
-
-log = logging.getLogger("symphony")
 
 
 class ApiError(Exception):
@@ -51,20 +48,9 @@ def json_error(
 
 def engine_unavailable(exc: Exception) -> ApiError:
     """503: no decision, so nothing is routed (fail closed)."""
-    from app.api.context import services
     from app.core.router import RevisionMismatch
 
     if isinstance(exc, RevisionMismatch):
-        # Recorded: the refused decision's id, the revision it was made under, its result.
-        log.warning(
-            "refused decision %s: evaluated %s, active %s (%.1f s behind): %s",
-            exc.decision_id,
-            exc.evaluated,
-            exc.active,
-            exc.behind_s,
-            exc.result,
-        )
-        services().metrics.revision_mismatch()
         return ApiError(
             503,
             "policy_revision_mismatch",

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from app.core.revisions import (
@@ -171,6 +172,27 @@ def _classify(path: str, content: bytes, upload: UploadedBundle) -> list[RegoPro
             "with Symphony",
         )
     ]
+
+
+@dataclass(frozen=True)
+class SidecarStatus:
+    """What one sidecar last said about its bundle."""
+
+    name: str
+    bundle_revision: str | None
+    bundle_errors: tuple[dict[str, Any], ...]
+    opa_version: str | None
+    reported_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "name": self.name,
+            "bundle_revision": self.bundle_revision,
+            "bundle_errors": list(self.bundle_errors),
+            "opa_version": self.opa_version,
+            "reported_at": self.reported_at.isoformat(timespec="milliseconds"),
+        }
 
 
 class BundleServer:

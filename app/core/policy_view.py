@@ -76,6 +76,11 @@ class PolicyView:
         )
 
     @property
+    def bundle_revision(self) -> str:
+        """The revision as the bundle manifest (and so every decision) names it."""
+        return self.etag.strip('"')
+
+    @property
     def label(self) -> str:
         """The author's version label."""
         return str(self.document.get("version", ""))

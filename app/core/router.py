@@ -80,6 +80,7 @@ class Router:
         health: ModelHealth,
         clock: Callable[[], float] = time.time,
         grace_s: float = 5.0,
+        on_refused: Callable[[RevisionMismatch], None] = lambda refused: None,
     ) -> None:
         self._engine = engine
         self._counters = counters
@@ -88,6 +89,7 @@ class Router:
         self._health = health
         self._clock = clock
         self._grace_s = grace_s
+        self._on_refused = on_refused
 
     def now(self) -> float:
         """The router's clock."""
@@ -124,13 +126,15 @@ class Router:
             return self._policies.view_of(evaluated)
         behind_s = now - snapshot.pointer.activated_at.timestamp()
         if evaluated is None or behind_s > self._grace_s:
-            raise RevisionMismatch(
+            refused = RevisionMismatch(
                 evaluated=decision.revision,
-                active=snapshot.view.etag.strip('"'),
+                active=snapshot.view.bundle_revision,
                 decision_id=evaluation.decision_id,
                 result=decision.as_dict(),
                 behind_s=behind_s,
             )
+            self._on_refused(refused)
+            raise refused
         return self._policies.view_of(evaluated)
 
     @staticmethod

@@ -45,16 +45,7 @@ default decision := {
 	"revision": null,
 }
 
-decision := object.union(_decision, {"revision": _bundle_revision})
-
-# The revision of the bundle this decision was evaluated under (its manifest
-# revision, "r<number>-<hash>"), null when the policy did not come from the
-# Symphony bundle: the proxy refuses a decision it cannot tie to the store.
-default _bundle_revision := null
-
-_bundle_revision := data.system.bundles.symphony.manifest.revision
-
-_decision := _refusal("policy_invalid", [_policy_problem]) if {
+decision := _refusal("policy_invalid", [_policy_problem]) if {
 	_policy_problem
 } else := _refusal("kill_switch", _kill_switch_args) if {
 	input.kill_switch == true
@@ -82,7 +73,17 @@ _no_route := {
 	"candidates": [],
 	"eligible": [],
 	"estimated_cost_usd": {},
+	"revision": _bundle_revision,
 }
+
+# ---- the bundle revision ------------------------------------------------
+
+# The revision of the bundle this decision was evaluated under (its manifest
+# revision, "r<number>-<hash>"), null when the policy did not come from the
+# Symphony bundle: the proxy refuses a decision it cannot tie to the store.
+default _bundle_revision := null
+
+_bundle_revision := data.system.bundles.symphony.manifest.revision
 
 # ---- the policy document -------------------------------------------------
 
@@ -255,6 +256,7 @@ _routing := {
 	"eligible": _eligible,
 	"reasons": array.concat(_not_in_route, _candidate_reasons),
 	"estimated_cost_usd": _costs,
+	"revision": _bundle_revision,
 }
 
 _candidate_reasons := [entry |

@@ -19,31 +19,20 @@ import requests
 import yaml
 from openai.types.chat import ChatCompletionMessageParam
 
+from tests.support.litellm import LITELLM, require_litellm, start_litellm
 from tests.support.processes import (
     ROOT,
     Service,
     free_port,
-    spawn,
     start_opa,
     start_proxy,
 )
 from tests.support.upstream import UpstreamServer
 
-LITELLM = ROOT / ".tools" / "litellm-venv" / "bin" / "litellm"
 MASTER_KEY = "sk-symphony-litellm-test"
 UPSTREAM_KEY = "sk-provider-behind-litellm"
 MOCK_TEXT = "Hello from the LiteLLM mock."
 QUESTION: list[ChatCompletionMessageParam] = [{"role": "user", "content": "name three primes"}]
-
-# LiteLLM fetches JSON catalogues from GitHub at start unless told to use its bundled copies.
-OFFLINE_ENV = {
-    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    "LITELLM_LOCAL_BLOG_POSTS": "True",
-    "LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS": "True",
-    "LITELLM_LOCAL_POLICY_TEMPLATES": "True",
-    "LITELLM_LOCAL_AUTOROUTER_PRESETS": "True",
-    "HF_HUB_OFFLINE": "1",
-}
 
 
 def litellm_config(upstream_url: str) -> dict[str, Any]:
@@ -117,15 +106,6 @@ def symphony_policy() -> dict[str, Any]:
     }
 
 
-def require_litellm() -> None:
-    """Fail loudly (never skip) when LiteLLM's venv is missing."""
-    if not LITELLM.exists():
-        raise RuntimeError(
-            f"LiteLLM is not installed at {LITELLM.relative_to(ROOT)}: run `just setup` "
-            "(or `just litellm`, i.e. bash scripts/setup-litellm.sh)"
-        )
-
-
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[UpstreamServer]:
     """The provider behind LiteLLM; it insists on the provider key, not the master key."""
@@ -143,20 +123,9 @@ def litellm(
     logs_dir: Path, tmp_path_factory: pytest.TempPathFactory, upstream: UpstreamServer
 ) -> Iterator[Service]:
     """A real LiteLLM proxy on a free port."""
-    require_litellm()
-    config = tmp_path_factory.mktemp("litellm") / "config.yaml"
-    config.write_text(yaml.safe_dump(litellm_config(upstream.url), sort_keys=False))
-    port = free_port()
-    service = spawn(
-        "litellm",
-        [str(LITELLM), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
-        port,
-        logs_dir,
-        env={**OFFLINE_ENV, "LITELLM_MASTER_KEY": MASTER_KEY},
-        cwd=config.parent,
+    service = start_litellm(
+        litellm_config(upstream.url), MASTER_KEY, tmp_path_factory.mktemp("litellm"), logs_dir
     )
-    # Importing LiteLLM's proxy takes 10-30 s on two cores.
-    service.ready("/health/liveliness", timeout_s=180)
     yield service
     service.stop()
 

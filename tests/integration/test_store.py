@@ -23,8 +23,9 @@ from app.adapters.sql.controls import SqlControls
 from app.adapters.sql.database import MIGRATIONS, database_url, migrate, open_engine
 from app.adapters.sql.revisions import SqlRevisionStore
 from app.adapters.sql.run_reports import SqlRunReports
-from app.adapters.sql.sidecars import SidecarStatus, SqlSidecarStatuses
+from app.adapters.sql.sidecars import SqlSidecarStatuses
 from app.adapters.sql.tables import metadata
+from app.core.bundles import SidecarStatus
 from app.core.policy_document import PolicyValidator
 from app.core.policy_service import PolicyService
 from app.core.revisions import Draft, Revision, StaleRevision, content_hash

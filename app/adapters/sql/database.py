@@ -33,8 +33,11 @@ def database_url(configured: str | None, data_dir: Path) -> str:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    # FULL: a committed policy revision or run report survives power loss, not only a crash.
-    cursor.execute("PRAGMA synchronous=FULL")
+    # NORMAL with WAL: a commit survives any crash or restart of the process without an fsync
+    # per commit (those serialised every run report behind one disk flush: a p99 of 140 ms
+    # at concurrency 8); only a power loss can take back the last commits. A fleet's store is
+    # PostgreSQL, with its own durability settings.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

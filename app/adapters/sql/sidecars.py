@@ -3,35 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from app.adapters.sql.revisions import utc
 from app.adapters.sql.tables import sidecars
-
-
-@dataclass(frozen=True)
-class SidecarStatus:
-    """What one sidecar last said about its bundle."""
-
-    name: str
-    bundle_revision: str | None
-    bundle_errors: tuple[dict[str, Any], ...]
-    opa_version: str | None
-    reported_at: datetime
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "name": self.name,
-            "bundle_revision": self.bundle_revision,
-            "bundle_errors": list(self.bundle_errors),
-            "opa_version": self.opa_version,
-            "reported_at": self.reported_at.isoformat(timespec="milliseconds"),
-        }
+from app.core.bundles import SidecarStatus
 
 
 class SqlSidecarStatuses:
