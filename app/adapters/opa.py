@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
+import threading
 import time
+import weakref
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from opa_client.opa import OpaClient
@@ -35,6 +39,12 @@ def condense_trace(lines: list[str], full: bool) -> tuple[str, ...]:
     return tuple(kept)
 
 
+def _close_all(connections: list[http.client.HTTPConnection]) -> None:
+    for connection in list(connections):
+        connection.close()
+    connections.clear()
+
+
 class OpaPolicyEngine:
     """Evaluates `data.symphony.router.decision` on a running OPA server."""
 
@@ -42,6 +52,12 @@ class OpaPolicyEngine:
         parts = urlsplit(url)
         self._base = url.rstrip("/")
         self._timeout = timeout_s
+        self._address = (parts.hostname or "127.0.0.1", parts.port or 8181, parts.scheme)
+        # One keep-alive connection per worker thread for decisions: the hot path. They are
+        # also listed so that dropping the engine closes them rather than leaking sockets.
+        self._local = threading.local()
+        self._opened: list[http.client.HTTPConnection] = []
+        weakref.finalize(self, _close_all, self._opened)
         self._client = OpaClient(
             host=parts.hostname or "127.0.0.1",
             port=parts.port or (443 if parts.scheme == "https" else 8181),
@@ -59,12 +75,8 @@ class OpaPolicyEngine:
             params["explain"] = explain
             params["pretty"] = "true"
         started = time.perf_counter()
-        try:
-            body = self._client.query_rule(
-                opa_input, DECISION_PACKAGE, DECISION_RULE, query_params=params
-            )
-        except (requests.RequestException, ValueError) as exc:
-            raise PolicyEngineUnavailable(f"OPA query failed: {type(exc).__name__}") from exc
+        path = f"/v1/data/{DECISION_PACKAGE.replace('.', '/')}/{DECISION_RULE}?{urlencode(params)}"
+        body = self._post(path, json.dumps({"input": opa_input}).encode())
         elapsed = time.perf_counter() - started
         if not isinstance(body, dict) or "result" not in body:
             raise PolicyEngineUnavailable("OPA returned no decision (is the policy loaded?)")
@@ -76,6 +88,41 @@ class OpaPolicyEngine:
             eval_seconds=elapsed,
             metrics=metrics if isinstance(metrics, dict) else {},
         )
+
+    def _connection(self) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            host, port, scheme = self._address
+            kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+            connection = kind(host, port, timeout=self._timeout)
+            self._local.connection = connection
+            self._opened.append(connection)
+        return connection
+
+    def _post(self, path: str, payload: bytes) -> Any:
+        """POST a query on this thread's keep-alive connection; a connection the sidecar
+        closed in the meantime is reopened once (a query has no side effect)."""
+        for attempt in (1, 2):
+            connection = self._connection()
+            try:
+                connection.request("POST", path, payload, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                data = response.read()
+                break
+            except (http.client.HTTPException, OSError) as exc:
+                connection.close()
+                self._opened.remove(connection)
+                self._local.connection = None
+                if attempt == 2 or isinstance(exc, TimeoutError):
+                    raise PolicyEngineUnavailable(
+                        f"OPA query failed: {type(exc).__name__}"
+                    ) from exc
+        if response.status != 200:
+            raise PolicyEngineUnavailable(f"OPA answered HTTP {response.status}")
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise PolicyEngineUnavailable("OPA answered something that is not JSON") from exc
 
     def bundle_revision(self) -> str | None:
         """The manifest revision of the bundle the sidecar has activated, None if none."""

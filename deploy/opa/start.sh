@@ -18,7 +18,10 @@ activated() { curl -fsS "http://$addr/health?bundles" >/dev/null 2>&1; }
 
 case "${1:-start}" in
   start)
-    service_start "$name" healthy 20 -- "$root/.tools/bin/opa" run --server --skip-version-check \
+    # GOGC=400: OPA's heap is small, and a lazier collector leaves the CPU to decisions
+    # (measured: /route/plan at concurrency 8 went from about 470 to 600-780 decisions/s).
+    service_start "$name" healthy 20 -- env GOGC="${SYMPHONY_OPA_GOGC:-400}" \
+      "$root/.tools/bin/opa" run --server --skip-version-check \
       --addr "$addr" --config-file deploy/opa/config.yaml \
       --set "services.symphony.url=${bundle_url%/}/opa" \
       --set "persistence_directory=${SYMPHONY_OPA_PERSIST_DIR:-$service_run_dir/$name-persist}" \
