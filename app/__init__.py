@@ -14,10 +14,22 @@ from app.settings import Settings
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Application factory: settings from the environment unless a test passes its own."""
-    from app.api import bundles, dashboard, execute, openai_compat, plan, policy, runs, status
+    from app.api import (
+        bundles,
+        dashboard,
+        execute,
+        identity,
+        openai_compat,
+        plan,
+        policy,
+        runs,
+        status,
+    )
+    from app.api.access import AccessControl, check_route_roles, declare
     from app.api.client_limits import limit_clients
     from app.api.errors import register_error_handlers
     from app.bootstrap import build_services
+    from app.core.identity import Role
     from app.events import register_events
     from app.jobs import start_jobs
 
@@ -29,13 +41,21 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     services = build_services(settings)
     app.extensions["symphony"] = services
     register_error_handlers(app)
-    for module in (plan, execute, openai_compat, policy, bundles, runs, status, dashboard):
+    access = AccessControl(services.identities, settings, services.metrics)
+    app.extensions["symphony.access"] = access
+    access.init_app(app)
+    blueprints = (plan, execute, openai_compat, policy, bundles, runs, status, dashboard, identity)
+    for module in blueprints:
         app.register_blueprint(module.bp)
     services.metrics.bind(
         app, services.monitor.statuses, services.monitor.engine_up, services.monitor.policy_state
     )
+    # Prometheus scrapes without a key: the exposition holds counts and gauges only, no
+    # prompts, keys or identities (see docs/api.md, "Access control").
+    declare(app, "prometheus_metrics", Role.PUBLIC)
     limit_clients(app, settings)
     register_events(app, services.bus, services.monitor.hello)
+    check_route_roles(app)
     if settings.background_jobs:
         scheduler = start_jobs(services)
         atexit.register(scheduler.shutdown, wait=False)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +17,15 @@ from app.adapters.gateway import HttpGateway
 from app.adapters.opa import OpaPolicyEngine
 from app.adapters.opa_check import OpaCompiler, read_router_modules
 from app.adapters.sql.controls import SqlControls
-from app.adapters.sql.database import database_url, migrate, open_engine
+from app.adapters.sql.database import database_url, exclusive, migrate, open_engine
+from app.adapters.sql.identity import SqlAuditLog, SqlKeyStore
 from app.adapters.sql.revisions import SqlRevisionStore
 from app.adapters.sql.run_reports import SqlRunReports
 from app.adapters.sql.sidecars import SqlSidecarStatuses
 from app.core.bundles import BundleServer
 from app.core.counters import CounterStore, InMemoryCounterStore
 from app.core.execution import Executor
+from app.core.identity import Identities, Role
 from app.core.latency import LatencyBook
 from app.core.policy_document import PolicyValidator
 from app.core.policy_service import PolicyService
@@ -62,6 +66,8 @@ class Services:
     bus: EventBus
     telemetry: LiveTelemetry
     monitor: Monitor
+    identities: Identities
+    audit: SqlAuditLog
 
 
 def _schema(folder: Path, name: str) -> dict[str, Any]:
@@ -94,6 +100,53 @@ def opa_binary(settings: Settings) -> str:
     if Path(settings.opa_binary).exists():
         return settings.opa_binary
     return shutil.which("opa") or settings.opa_binary
+
+
+def _write_secret(path: Path, value: str) -> None:
+    """Write a key file readable by its owner only (created 0600, never world-readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+    os.chmod(path, 0o600)
+
+
+def _ensure_key(identities: Identities, key: str, name: str, role: Role, file: Path | None) -> None:
+    if not identities.registered(key):
+        taken = {k.name for k in identities.all_keys() if k.revoked_at is None}
+        unique = name if name not in taken else f"{name}-{secrets.token_hex(3)}"
+        identities.create(unique, [str(role)], "bootstrap", None, key=key)
+        if file is not None:
+            log.info("registered the %s key of %s", role, file)
+
+
+def bootstrap_keys(identities: Identities, settings: Settings, database: sa.Engine) -> None:
+    """The first admin key and this proxy's sidecar key (one proxy at a time).
+
+    With no key in the store, an admin key is created and written to <data>/admin.key (0600),
+    unless SYMPHONY_ADMIN_KEY is set, which is then registered instead. The OPA sidecar pulls
+    bundles with SYMPHONY_SIDECAR_KEY, else with <data>/sidecar.key (created on first start).
+    """
+    with exclusive(database):
+        if settings.admin_key:
+            _ensure_key(identities, settings.admin_key, "admin", Role.ADMIN, None)
+        elif not identities.has_keys():
+            path = settings.data_dir / "admin.key"
+            _, key = identities.create("admin", [str(Role.ADMIN)], "bootstrap", None)
+            _write_secret(path, key)
+            log.info("created the first admin key in %s", path)
+        if settings.sidecar_key:
+            _ensure_key(identities, settings.sidecar_key, "sidecar", Role.SIDECAR, None)
+            return
+        path = settings.data_dir / "sidecar.key"
+        if path.is_file():
+            key = path.read_text(encoding="utf-8").strip()
+            _ensure_key(identities, key, "sidecar", Role.SIDECAR, path)
+        else:
+            taken = {k.name for k in identities.all_keys() if k.revoked_at is None}
+            name = "sidecar" if "sidecar" not in taken else f"sidecar-{secrets.token_hex(3)}"
+            _, key = identities.create(name, [str(Role.SIDECAR)], "bootstrap", None)
+            _write_secret(path, key)
 
 
 def build_services(settings: Settings) -> Services:
@@ -149,6 +202,9 @@ def build_services(settings: Settings) -> Services:
         max_attempts=settings.max_attempts,
     )
     sidecars = SqlSidecarStatuses(database)
+    audit = SqlAuditLog(database)
+    identities = Identities(SqlKeyStore(database), audit, session_ttl_s=settings.session_ttl_s)
+    bootstrap_keys(identities, settings, database)
     monitor = Monitor(
         settings,
         engine,
@@ -183,4 +239,6 @@ def build_services(settings: Settings) -> Services:
         bus=bus,
         telemetry=telemetry,
         monitor=monitor,
+        identities=identities,
+        audit=audit,
     )

@@ -15,6 +15,9 @@ from typing import Any
 from flask import Flask
 from flask_sock import Sock
 
+from app.api.access import requires
+from app.core.identity import Role
+
 CLIENT_QUEUE = 256
 PING_EVERY_S = 15.0
 
@@ -63,7 +66,10 @@ def register_events(app: Flask, bus: EventBus, hello: Any) -> None:
     """Mount `WS /events`: a `hello` message, then everything published on the bus."""
     sock = Sock(app)
 
+    # Decision events carry audit ids that open run reports: the websocket requires the same
+    # role as GET /runs/<audit_id>.
     @sock.route("/events")  # type: ignore[untyped-decorator]
+    @requires(Role.OPERATOR)
     def events(ws: Any) -> None:
         inbox = bus.subscribe()
         try:

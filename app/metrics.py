@@ -163,6 +163,13 @@ class SymphonyMetrics:
             "Decisions refused because the sidecar evaluated an older policy revision",
             registry=r,
         )
+        self.auth_failures = Counter(
+            "symphony_auth_failures_total",
+            "Requests refused by access control, by reason (missing, unknown, revoked, "
+            "expired, forbidden, csrf, origin, rate_limited)",
+            ["reason"],
+            registry=r,
+        )
         self._exporter: PrometheusMetrics | None = None
 
     def bind(
@@ -183,6 +190,10 @@ class SymphonyMetrics:
             # Bundle long polls are held for seconds by design: not request latency.
             excluded_paths=["^/metrics$", "^/assets/", "^/opa/"],
         )
+
+    def auth_failed(self, reason: str) -> None:
+        """Count one request refused by access control."""
+        self.auth_failures.labels(reason).inc()
 
     def revision_mismatch(self) -> None:
         """Count one decision refused for an older policy revision."""

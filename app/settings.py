@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# What run reports keep of prompts and answers: nothing but hashes and sizes, redacted text,
+# or the full text.
+STORE_CONTENT_MODES = ("none", "redacted", "full")
 
 
 def _flag(value: str | None, default: bool) -> bool:
@@ -80,8 +83,19 @@ class Settings:
     stats_interval_s: float = 2.0
     background_jobs: bool = True
     version: str = "0.1.0"
+    admin_key: str | None = field(default=None, repr=False)
+    sidecar_key: str | None = field(default=None, repr=False)
+    allowed_origins: tuple[str, ...] = ()
+    session_ttl_s: float = 8 * 3600.0
+    auth_failure_limit: str = "20/minute"
+    store_content: str = "none"
     github: GitHubSettings = GitHubSettings()
     jira: JiraSettings = JiraSettings()
+
+    def __post_init__(self) -> None:
+        if self.store_content not in STORE_CONTENT_MODES:
+            modes = ", ".join(STORE_CONTENT_MODES)
+            raise ValueError(f"SYMPHONY_STORE_CONTENT must be one of {modes}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -120,6 +134,16 @@ class Settings:
             web_dist=Path(text("WEB_DIST", str(base.web_dist))),
             stats_interval_s=number("STATS_INTERVAL_S", base.stats_interval_s),
             background_jobs=_flag(env.get("SYMPHONY_BACKGROUND_JOBS"), True),
+            admin_key=_optional(env, "SYMPHONY_ADMIN_KEY"),
+            sidecar_key=_optional(env, "SYMPHONY_SIDECAR_KEY"),
+            allowed_origins=tuple(
+                origin.strip().rstrip("/")
+                for origin in env.get("SYMPHONY_ALLOWED_ORIGINS", "").split(",")
+                if origin.strip()
+            ),
+            session_ttl_s=number("SESSION_TTL_S", base.session_ttl_s),
+            auth_failure_limit=text("AUTH_FAILURE_LIMIT", base.auth_failure_limit),
+            store_content=text("STORE_CONTENT", base.store_content).lower(),
             github=GitHubSettings(
                 owner=_optional(env, "GH_OWNER"),
                 repo=_optional(env, "GH_REPO"),

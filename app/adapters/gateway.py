@@ -15,6 +15,9 @@ from app.core.ports import ChatCall, Completion, GatewayFailure, Probe
 
 def _failure_for_status(response: requests.Response) -> GatewayFailure:
     status = response.status_code
+    if 300 <= status < 400:
+        # Redirects are never followed: the gateway key must not travel to another host.
+        return GatewayFailure("http_3xx", f"HTTP {status}: redirect not followed", status)
     try:
         detail = str(response.json().get("error", {}).get("message", ""))[:300]
     except (ValueError, AttributeError):
@@ -76,6 +79,7 @@ class HttpGateway:
                 headers=self._headers,
                 timeout=self._timeout,
                 stream=call.stream,
+                allow_redirects=False,
             )
         except requests.Timeout as exc:
             raise GatewayFailure("timeout", type(exc).__name__) from exc
@@ -146,7 +150,10 @@ class HttpGateway:
         started = time.perf_counter()
         try:
             response = self._session.get(
-                f"{base_url}/models", headers=self._headers, timeout=(1.0, 2.0)
+                f"{base_url}/models",
+                headers=self._headers,
+                timeout=(1.0, 2.0),
+                allow_redirects=False,
             )
             ok = response.status_code == 200
             detail = "" if ok else f"HTTP {response.status_code}"

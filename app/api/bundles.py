@@ -11,9 +11,11 @@ from typing import Any
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
+from app.api.access import requires
 from app.api.context import services
 from app.api.errors import ApiError
 from app.core.bundles import BUNDLE_NAME, SidecarStatus
+from app.core.identity import Role
 from app.core.validation import FieldError
 
 bp = Blueprint("bundles", __name__)
@@ -31,6 +33,7 @@ def _wait_seconds() -> float:
 
 
 @bp.get(f"/opa/bundles/{BUNDLE_NAME}.tar.gz")
+@requires(Role.SIDECAR)
 def bundle() -> ResponseReturnValue:
     """The active revision as an OPA bundle; 304 when the sidecar already has it."""
     seen = request.headers.get("If-None-Match", "").strip()
@@ -75,6 +78,7 @@ def _object(value: Any) -> dict[str, Any]:
 @bp.post("/opa/status")
 @bp.post("/opa/status/")
 @bp.post("/opa/status/<partition>")
+@requires(Role.SIDECAR)
 def status(partition: str = "") -> ResponseReturnValue:
     """OPA's status API: keep each sidecar's bundle revision and errors in the store."""
     report = _status_report()

@@ -7,7 +7,9 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, request, send_from_directory
 from flask.typing import ResponseReturnValue
 
+from app.api.access import requires
 from app.api.context import services
+from app.core.identity import Role
 
 bp = Blueprint("dashboard", __name__)
 
@@ -44,6 +46,7 @@ def _secure(response: Response) -> Response:
 
 
 @bp.get("/")
+@requires(Role.PUBLIC)
 def index() -> ResponseReturnValue:
     """The single-page dashboard."""
     dist = _dist()
@@ -54,6 +57,7 @@ def index() -> ResponseReturnValue:
 
 
 @bp.get("/assets/<path:name>")
+@requires(Role.PUBLIC)
 def assets(name: str) -> ResponseReturnValue:
     """Hashed build assets."""
     response = send_from_directory(_dist() / "assets", name, max_age=31_536_000)

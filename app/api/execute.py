@@ -9,11 +9,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
+from app.api.access import requires
 from app.api.body import json_object
 from app.api.context import services
 from app.api.errors import engine_unavailable, json_error
 from app.api.plan import explain_mode, parse_route_request
 from app.core.execution import ExecutionResult, Executor, Run
+from app.core.identity import Role
 from app.core.ports import PolicyEngineUnavailable
 from app.core.route_request import RouteRequest
 
@@ -101,6 +103,7 @@ def _event_stream(first: str, stream: Generator[str, None, ExecutionResult]) -> 
 
 
 @bp.post("/route/execute")
+@requires(Role.CLIENT)
 def route_execute() -> ResponseReturnValue:
     """Execute a routed call; SSE when `stream` is true.
 

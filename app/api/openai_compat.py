@@ -15,11 +15,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from app.api.access import principal, requires
 from app.api.body import json_body
 from app.api.context import services
 from app.api.errors import ApiError
 from app.api.execute import SSE_HEADERS, begin_run, first_chunk
 from app.core.execution import ExecutionResult, Run
+from app.core.identity import Role
 from app.core.route_request import InvalidRequest, RouteRequest
 from app.core.validation import FieldError
 
@@ -93,7 +95,7 @@ def to_route_request(body: Any) -> RouteRequest:
         route_body["max_output_tokens"] = max_tokens
     if "temperature" in body:
         route_body["temperature"] = body["temperature"]
-    return svc.requests.parse(route_body)
+    return svc.requests.parse(route_body, principal().as_input())
 
 
 def _headers(run: Run, model: str | None) -> dict[str, str]:
@@ -204,6 +206,7 @@ def _failed(result: ExecutionResult) -> tuple[Response, int]:
 
 
 @bp.post("/chat/completions")
+@requires(Role.CLIENT)
 def chat_completions() -> ResponseReturnValue:
     """OpenAI chat completions, routed by the policy."""
     try:
@@ -265,6 +268,7 @@ def chat_completions() -> ResponseReturnValue:
 
 
 @bp.get("/models")
+@requires(Role.CLIENT)
 def list_models() -> ResponseReturnValue:
     """The policy's models plus `auto`, in OpenAI's list format."""
     policy = services().policies.current()

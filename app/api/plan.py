@@ -7,9 +7,11 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from app.api.access import principal, requires
 from app.api.body import json_object
 from app.api.context import services
 from app.api.errors import ApiError, engine_unavailable, invalid_body
+from app.core.identity import Role
 from app.core.ports import PolicyEngineUnavailable
 from app.core.route_request import InvalidRequest, RouteRequest
 from app.core.router import EXPLAIN_MODES, Plan
@@ -34,7 +36,7 @@ def explain_mode(default: str | None = None) -> str:
 def parse_route_request(body: dict[str, Any]) -> RouteRequest:
     """Validate a routing body or answer 400 naming the fields."""
     try:
-        return services().requests.parse(body)
+        return services().requests.parse(body, principal().as_input())
     except InvalidRequest as exc:
         raise invalid_body(exc.errors) from exc
 
@@ -58,6 +60,7 @@ def plan_body(plan: Plan) -> dict[str, Any]:
 
 
 @bp.post("/route/plan")
+@requires(Role.CLIENT)
 def route_plan() -> ResponseReturnValue:
     """Decide and explain, without calling any model."""
     mode = explain_mode()

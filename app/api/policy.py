@@ -9,10 +9,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from app.api.access import principal, requires
 from app.api.body import json_body, json_object
-from app.api.context import actor, request_id, services
+from app.api.context import audit, request_id, services
 from app.api.errors import ApiError
 from app.core.bundles import BundleRejected, read_uploaded_bundle
+from app.core.identity import Role, state_hash
 from app.core.policy_service import (
     Author,
     PolicyRejected,
@@ -57,7 +59,7 @@ def _author() -> Author:
             f"X-Symphony-Reason: at most {MAX_REASON} characters",
             [FieldError("X-Symphony-Reason", f"longer than {MAX_REASON} characters")],
         )
-    return Author(actor(), request_id(), reason)
+    return Author(principal().name, request_id(), reason)
 
 
 def _written(revision: Revision) -> Response:
@@ -79,8 +81,9 @@ def _written(revision: Revision) -> Response:
     return _with_etag(body, revision)
 
 
-def _write(change: Any) -> Response:
-    """Run a write and map its failures to 404/412/422."""
+def _write(change: Any, kind: str, subject: str | None = None) -> Response:
+    """Run a write, audit it, and map its failures to 404/412/422."""
+    before = services().policies.active_revision()
     try:
         revision: Revision = change()
     except PreconditionFailed as exc:
@@ -108,10 +111,18 @@ def _write(change: Any) -> Response:
         ) from exc
     except RevisionNotFound as exc:
         raise ApiError(404, "not_found", str(exc)) from exc
+    audit(
+        kind,
+        subject or f"revision {revision.number}",
+        before.hash,
+        revision.hash,
+        {"revision": revision.number, "parent": before.number, "reason": revision.reason},
+    )
     return _written(revision)
 
 
 @bp.get("/policy")
+@requires(Role.GOVERNOR)
 def get_policy() -> ResponseReturnValue:
     """The active revision, all of it, with its ETag."""
     revision = services().policies.active_revision()
@@ -119,6 +130,7 @@ def get_policy() -> ResponseReturnValue:
 
 
 @bp.post("/policy/validate")
+@requires(Role.GOVERNOR)
 def validate_policy() -> ResponseReturnValue:
     """Every error in a candidate document, as (JSON path, message); nothing is stored."""
     errors = services().policies.validate(json_body())
@@ -126,11 +138,14 @@ def validate_policy() -> ResponseReturnValue:
 
 
 @bp.put("/policy")
+@requires(Role.GOVERNOR)
 def put_policy() -> ResponseReturnValue:
     """A new revision with this document and the active guards."""
     tag, author = _if_match(), _author()
     document = json_body()
-    return _write(lambda: services().policies.replace_document(document, tag, author))
+    return _write(
+        lambda: services().policies.replace_document(document, tag, author), "policy.revision"
+    )
 
 
 def _listing() -> list[dict[str, Any]]:
@@ -156,18 +171,21 @@ def _listing() -> list[dict[str, Any]]:
 
 
 @bp.get("/policy/revisions")
+@requires(Role.GOVERNOR)
 def list_revisions() -> ResponseReturnValue:
     """Revision metadata, newest first (?limit=, ?before=<number> to page)."""
     return jsonify({"revisions": _listing()})
 
 
 @bp.get("/policy/history")
+@requires(Role.GOVERNOR)
 def policy_history() -> ResponseReturnValue:
     """The same listing under its older name."""
     return jsonify({"versions": _listing()})
 
 
 @bp.get("/policy/revisions/<int:number>")
+@requires(Role.GOVERNOR)
 def get_revision(number: int) -> ResponseReturnValue:
     """One revision: document, guards, tests, hash and who/when/why."""
     try:
@@ -178,6 +196,7 @@ def get_revision(number: int) -> ResponseReturnValue:
 
 
 @bp.post("/policy/rollback")
+@requires(Role.GOVERNOR)
 def rollback() -> ResponseReturnValue:
     """`{"revision": n}`: a new revision whose content equals revision n."""
     tag, author = _if_match(), _author()
@@ -193,7 +212,11 @@ def rollback() -> ResponseReturnValue:
             if unknown
             else [FieldError("$.revision", "must be an integer >= 1")],
         )
-    return _write(lambda: services().policies.rollback(number, tag, author))
+    return _write(
+        lambda: services().policies.rollback(number, tag, author),
+        "policy.rollback",
+        f"to revision {number}",
+    )
 
 
 def _guard_name(name: str) -> str:
@@ -208,6 +231,7 @@ def _guard_name(name: str) -> str:
 
 
 @bp.get("/policy/guards/<name>")
+@requires(Role.GOVERNOR)
 def get_guard(name: str) -> ResponseReturnValue:
     """One guard of the active revision, with its tests."""
     revision = services().policies.active_revision()
@@ -243,23 +267,34 @@ def _guard_body() -> tuple[str, dict[str, str]]:
 
 
 @bp.put("/policy/guards/<name>")
+@requires(Role.GOVERNOR)
 def put_guard(name: str) -> ResponseReturnValue:
     """Add or replace guard `name` (package symphony.guards.<name>) in a new revision."""
     tag, author = _if_match(), _author()
     name = _guard_name(name)
     source, tests = _guard_body()
-    return _write(lambda: services().policies.put_guard(name, source, tests, tag, author))
+    return _write(
+        lambda: services().policies.put_guard(name, source, tests, tag, author),
+        "policy.guard",
+        f"guard {name}",
+    )
 
 
 @bp.delete("/policy/guards/<name>")
+@requires(Role.GOVERNOR)
 def delete_guard(name: str) -> ResponseReturnValue:
     """Remove guard `name` (and its tests) in a new revision."""
     tag, author = _if_match(), _author()
     name = _guard_name(name)
-    return _write(lambda: services().policies.delete_guard(name, tag, author))
+    return _write(
+        lambda: services().policies.delete_guard(name, tag, author),
+        "policy.guard",
+        f"guard {name} deleted",
+    )
 
 
 @bp.post("/policy/bundle")
+@requires(Role.GOVERNOR)
 def upload_bundle() -> ResponseReturnValue:
     """An `opa build` tarball: its guards and tests (and document, if any) as a new revision."""
     tag, author = _if_match(), _author()
@@ -286,21 +321,24 @@ def upload_bundle() -> ResponseReturnValue:
     return _write(
         lambda: services().policies.replace_bundle(
             upload.document, upload.guards, upload.tests, tag, author
-        )
+        ),
+        "policy.bundle",
     )
 
 
 @bp.get("/controls/kill-switch")
+@requires(Role.OPERATOR)
 def get_kill_switch() -> ResponseReturnValue:
     """Whether the kill switch is on, and who set it."""
     return jsonify(services().controls.state())
 
 
 @bp.put("/controls/kill-switch")
+@requires(Role.OPERATOR)
 def put_kill_switch() -> ResponseReturnValue:
-    """Turn the kill switch on or off: `{"on": true}`."""
+    """Turn the kill switch on or off: `{"on": true, "reason": "..."}` (a reason is required)."""
     body = json_object()
-    unknown = sorted(set(body) - {"on"})
+    unknown = sorted(set(body) - {"on", "reason"})
     if unknown:
         raise ApiError(
             400,
@@ -316,6 +354,22 @@ def put_kill_switch() -> ResponseReturnValue:
             "$.on: must be true or false",
             [FieldError("$.on", "must be a boolean")],
         )
-    state = services().controls.set_kill_switch(on, actor())
+    reason = body.get("reason")
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > MAX_REASON:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"$.reason: say why (1 to {MAX_REASON} characters)",
+            [FieldError("$.reason", f"a non-blank string of at most {MAX_REASON} characters")],
+        )
+    before = services().controls.state()
+    state = services().controls.set_kill_switch(on, principal().name, reason.strip())
+    audit(
+        "kill_switch",
+        "on" if on else "off",
+        state_hash(before["kill_switch"]),
+        state_hash(state["kill_switch"]),
+        {"on": on, "reason": reason.strip()},
+    )
     services().bus.publish({"type": "kill_switch", **state})
     return jsonify(state)

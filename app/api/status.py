@@ -5,12 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
+from app.api.access import requires
 from app.api.context import services
+from app.core.identity import Role
 
 bp = Blueprint("status", __name__)
 
 
 @bp.get("/status/health.json")
+@requires(Role.PUBLIC)
 def health() -> ResponseReturnValue:
     """Probes of OPA, the gateway, the local model and the counter store; 503 when down."""
     body, status = services().monitor.health()
@@ -18,6 +21,7 @@ def health() -> ResponseReturnValue:
 
 
 @bp.get("/status/burndown.json")
+@requires(Role.OPERATOR)
 def burndown() -> ResponseReturnValue:
     """Budget burn per model over 1m/1h/1d and the runway to each cap."""
     return jsonify(services().monitor.burndown())

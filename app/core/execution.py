@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import secrets
 import time
@@ -13,7 +14,6 @@ from typing import Any, Protocol
 from app.core.counters import CounterStore, budget_day
 from app.core.policy_view import ModelSpec
 from app.core.ports import ChatCall, Completion, Gateway, GatewayFailure, PolicyEngineUnavailable
-from app.core.redaction import redact
 from app.core.route_request import CHARS_PER_TOKEN, RouteRequest
 from app.core.router import Plan, Router
 
@@ -67,6 +67,7 @@ class Run:
     first_plan: Plan
     plan: Plan
     started: float
+    started_at: float = field(default_factory=time.time)
     attempts: list[Attempt] = field(default_factory=list)
     serving: str | None = None
 
@@ -113,23 +114,30 @@ class ExecutionResult:
             "error": self.error,
         }
 
-    def report(self) -> dict[str, Any]:
-        """The durable run report: no secrets, no personal data, no trace."""
+    def report(self, content: str = "none", redact: Callable[[str], str] = str) -> dict[str, Any]:
+        """The durable run report: no secrets, no trace; prompt and answer text only when
+        `content` is `redacted` (through `redact`) or `full`, else their hashes and sizes."""
         request = self.run.request
         decision = self.run.first_plan.decision
         return {
             "audit_id": self.run.audit_id,
-            "at": datetime.fromtimestamp(self.run.started, UTC).isoformat(timespec="milliseconds"),
+            "at": datetime.fromtimestamp(self.run.started_at, UTC).isoformat(
+                timespec="milliseconds"
+            ),
             "source": self.run.source,
             "status": self.status,
             "error": self.error,
             "decision_id": self.run.first_plan.decision_id,
             "policy_version": self.run.first_plan.policy.revision,
             "decision": decision.as_dict(),
+            "client": dict(request.client) if request.client else None,
+            "content": content,
             "request": {
                 **request.policy_view(),
+                "model": redact(request.model),
                 "messages": [
-                    {"role": m.role, "content": redact(m.content)} for m in request.messages
+                    {"role": m.role, **_text_record(m.content, content, redact)}
+                    for m in request.messages
                 ],
             },
             "model": self.model,
@@ -137,8 +145,21 @@ class ExecutionResult:
             "usage": self.usage.as_dict() if self.usage else None,
             "cost_usd": round(self.cost_usd, 8),
             "latency_ms": round(self.latency_ms, 2),
-            "output": {"chars": len(self.text), "text": redact(self.text)},
+            "output": _text_record(self.text, content, redact),
         }
+
+
+def _text_record(text: str, content: str, redact: Callable[[str], str]) -> dict[str, Any]:
+    """What a report keeps of a text: its size and hash, plus the text when configured."""
+    record: dict[str, Any] = {
+        "chars": len(text),
+        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+    }
+    if content == "redacted":
+        record["text"] = redact(text)
+    elif content == "full":
+        record["text"] = text
+    return record
 
 
 class RunReports(Protocol):
@@ -201,6 +222,8 @@ class Executor:
         max_attempts: int = 3,
         backoff: Backoff | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        redact: Callable[[str], str] = str,
+        content: str = "none",
     ) -> None:
         self._router = router
         self._counters = counters
@@ -211,6 +234,8 @@ class Executor:
         self._max_attempts = max(1, max_attempts)
         self._backoff = backoff or Backoff()
         self._sleep = sleep
+        self._redact = redact
+        self._content = content
 
     def begin(self, request: RouteRequest, explain: str, source: str) -> Run:
         """Decide (raises PolicyEngineUnavailable) and open a run."""
@@ -312,7 +337,9 @@ class Executor:
 
     def _failed(self, run: Run, model: str, exc: GatewayFailure, started: float) -> None:
         elapsed = (time.perf_counter() - started) * 1000
-        run.attempts.append(Attempt(model, exc.outcome, exc.status, elapsed, exc.detail))
+        # Upstream error text can echo the prompt or a key: it is redacted before it is kept.
+        detail = self._redact(exc.detail)
+        run.attempts.append(Attempt(model, exc.outcome, exc.status, elapsed, detail))
         policy = run.plan.policy
         self._counters.record_failure(
             model, self._router.now(), policy.cooldown_failures, policy.cooldown_seconds
@@ -362,6 +389,6 @@ class Executor:
     ) -> ExecutionResult:
         latency = (time.perf_counter() - run.started) * 1000
         result = ExecutionResult(status, run, model, text, usage, cost, latency, error)
-        self._reports.append(result.report())
+        self._reports.append(result.report(self._content, self._redact))
         self._telemetry.executed(result)
         return result

@@ -17,7 +17,7 @@ def build_input(
     kill_switch: bool,
 ) -> dict[str, Any]:
     """The `input` of `data.symphony.router.decision` (live state travels here, never as data)."""
-    return {
+    document: dict[str, Any] = {
         "request": request.policy_view(),
         "models": {
             name: {
@@ -32,3 +32,6 @@ def build_input(
         "now_ns": int(now * 1_000_000_000),
         "kill_switch": kill_switch,
     }
+    if request.client is not None:
+        document["client"] = dict(request.client)
+    return document

@@ -59,7 +59,7 @@ class Controls(Protocol):
         """Whether the kill switch is on."""
         ...
 
-    def set_kill_switch(self, on: bool, updated_by: str) -> dict[str, Any]:
+    def set_kill_switch(self, on: bool, updated_by: str, reason: str | None) -> dict[str, Any]:
         """Turn the kill switch on or off; returns the new state."""
         ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,8 @@ class RouteRequest:
     stream: bool | None = None
     model: str = "auto"
     messages: tuple[Message, ...] = field(default=())
+    # `input.client` for the policy: the authenticated key's name, roles and team.
+    client: Mapping[str, Any] | None = None
 
     def policy_view(self) -> dict[str, Any]:
         """The `input.request` object sent to OPA (no prompt text ever goes to the policy)."""
@@ -72,7 +75,7 @@ class RouteRequestParser:
     def __init__(self, schema: dict[str, Any]) -> None:
         self._checker = SchemaChecker(schema)
 
-    def parse(self, body: Any) -> RouteRequest:
+    def parse(self, body: Any, client: Mapping[str, Any] | None = None) -> RouteRequest:
         """Return the request or raise InvalidRequest naming every bad field."""
         errors = self._checker.errors(body)
         if not errors and "input" in body and "messages" in body:
@@ -96,4 +99,5 @@ class RouteRequestParser:
             stream=body.get("stream"),
             model=body.get("model", "auto"),
             messages=messages,
+            client=client,
         )

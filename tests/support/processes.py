@@ -15,6 +15,8 @@ from pathlib import Path
 
 import requests
 
+from tests.support.keys import KEY_ENV, SIDECAR_KEY
+
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / ".tools" / "bin"
 VENV_BIN = Path(sys.executable).parent
@@ -164,7 +166,7 @@ def start_opa(
         ],
         port,
         log_dir,
-        env=OPA_ENV,
+        env={**OPA_ENV, "SYMPHONY_SIDECAR_KEY": SIDECAR_KEY},
     )
     return service.ready("/health?bundles", timeout_s=30) if wait else service
 
@@ -223,9 +225,15 @@ def start_proxy(
         ],
         port,
         log_dir,
-        env={**env, "SYMPHONY_BIND": f"127.0.0.1:{port}"},
+        env={
+            **KEY_ENV,
+            "SYMPHONY_AUTH_FAILURE_LIMIT": "10000/minute",
+            **env,
+            "SYMPHONY_BIND": f"127.0.0.1:{port}",
+        },
     )
-    return service.ready("/policy", timeout_s=30)
+    # /metrics needs no key and answers as soon as the app is up (health is 503 until OPA is).
+    return service.ready("/metrics", timeout_s=30)
 
 
 def start_proxy_with_sidecar(

@@ -1,21 +1,33 @@
 // Every HTTP call the dashboard makes, typed against docs/api.md.
+import { readKillSwitch } from './killSwitch';
 import { readEventStream } from './sse';
 import type {
   ApiErrorBody,
+  ApiKey,
   Attempt,
+  AuditPage,
+  AuditQuery,
+  CreatedApiKey,
   ExecuteSummary,
   ExplainMode,
   KillSwitchState,
+  KillSwitchWire,
+  NewApiKey,
   PlanResponse,
   PolicyHistory,
   PolicyResponse,
   PolicyRevisionRef,
   RouteRequest,
+  Session,
   ValidationResult,
 } from './types';
 
-/** The actor recorded for changes made from the dashboard. */
-export const DASHBOARD_ACTOR = 'dashboard';
+/** The server's sentence for an error, naming the role a 403 says is missing. */
+function describe(body: ApiErrorBody): string {
+  const sentence = body.message ?? body.error;
+  const role = body.required_role;
+  return role && !sentence.includes(role) ? `${sentence} (needs the ${role} role)` : sentence;
+}
 
 /** A non-2xx answer (or a broken one), with the server's error body. */
 export class ApiError extends Error {
@@ -23,7 +35,7 @@ export class ApiError extends Error {
   readonly body: ApiErrorBody;
 
   constructor(status: number, body: ApiErrorBody) {
-    super(body.message ?? body.error);
+    super(describe(body));
     this.name = 'ApiError';
     this.status = status;
     this.body = body;
@@ -46,6 +58,61 @@ async function errorFrom(response: Response): Promise<ApiError> {
     error: `http_${response.status}`,
     message: `${response.status} ${response.statusText}`.trim(),
   });
+}
+
+// ---- session plumbing -------------------------------------------------------------------
+
+/** Methods that change state: the server refuses them (403 csrf_failed) without the token. */
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+// The signed-in session's CSRF token. Module state, like the cookie it pairs with: one
+// session per page, and every call needs it.
+let csrfToken: string | null = null;
+
+type UnauthenticatedListener = (error: ApiError) => void;
+const unauthenticatedListeners = new Set<UnauthenticatedListener>();
+
+/** Be told when any call answers 401 (the session expired or its key was revoked); returns the unsubscribe. */
+export function onUnauthenticated(listener: UnauthenticatedListener): () => void {
+  unauthenticatedListeners.add(listener);
+  return () => {
+    unauthenticatedListeners.delete(listener);
+  };
+}
+
+/** The error for a non-2xx answer; a 401 outside /session also ends the session here. */
+async function rejection(path: string, response: Response): Promise<ApiError> {
+  const error = await errorFrom(response);
+  // /session answers its own 401s (a wrong key, nobody signed in yet) to the caller that asked.
+  if (response.status === 401 && !path.startsWith('/session')) {
+    csrfToken = null;
+    for (const listener of [...unauthenticatedListeners]) listener(error);
+  }
+  return error;
+}
+
+interface Outgoing {
+  headers: Record<string, string>;
+  body?: string;
+  signal?: AbortSignal;
+}
+
+/** fetch with the session: its cookie (same origin) and, on a state-changing call, its CSRF token. */
+async function transmit(method: string, path: string, outgoing: Outgoing): Promise<Response> {
+  const headers = { ...outgoing.headers };
+  if (STATE_CHANGING.has(method) && csrfToken !== null) headers['X-CSRF-Token'] = csrfToken;
+  try {
+    return await fetch(path, {
+      method,
+      headers,
+      body: outgoing.body,
+      signal: outgoing.signal,
+      credentials: 'same-origin',
+    });
+  } catch (exc) {
+    if (exc instanceof DOMException && exc.name === 'AbortError') throw exc;
+    throw new ApiError(0, { error: 'network_error', message: `${method} ${path} failed: ${String(exc)}` });
+  }
 }
 
 /** A 412 from PUT /policy: someone saved another revision after the editor loaded its own. */
@@ -86,21 +153,15 @@ async function send(
   headers?: Record<string, string>,
   refine: (error: ApiError) => ApiError = (error) => error,
 ): Promise<Response> {
-  let response: Response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers: {
-        Accept: 'application/json',
-        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-        ...headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (exc) {
-    throw new ApiError(0, { error: 'network_error', message: `${method} ${path} failed: ${String(exc)}` });
-  }
-  if (!response.ok) throw refine(await errorFrom(response));
+  const response = await transmit(method, path, {
+    headers: {
+      Accept: 'application/json',
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw refine(await rejection(path, response));
   return response;
 }
 
@@ -143,21 +204,15 @@ export async function executeRoute(
   handlers: ExecuteHandlers,
   signal?: AbortSignal,
 ): Promise<ExecuteSummary> {
-  let response: Response;
-  try {
-    response = await fetch('/route/execute', {
-      method: 'POST',
-      headers: {
-        'Content-Type': 'application/json',
-        Accept: request.stream ? 'text/event-stream, application/json' : 'application/json',
-      },
-      body: JSON.stringify(request),
-      signal,
-    });
-  } catch (exc) {
-    throw new ApiError(0, { error: 'network_error', message: `POST /route/execute failed: ${String(exc)}` });
-  }
-  if (!response.ok) throw await errorFrom(response);
+  const response = await transmit('POST', '/route/execute', {
+    headers: {
+      'Content-Type': 'application/json',
+      Accept: request.stream ? 'text/event-stream, application/json' : 'application/json',
+    },
+    body: JSON.stringify(request),
+    signal,
+  });
+  if (!response.ok) throw await rejection('/route/execute', response);
   const type = response.headers.get('Content-Type') ?? '';
   if (!type.startsWith('text/event-stream') || !response.body) {
     const summary = (await response.json()) as ExecuteSummary;
@@ -209,18 +264,66 @@ export function validatePolicy(document: unknown): Promise<ValidationResult> {
  * leaves the active revision in place.
  */
 export async function savePolicy(document: unknown, etag: string | null): Promise<PolicyResponse> {
-  const headers: Record<string, string> = { 'X-Symphony-Actor': DASHBOARD_ACTOR };
+  const headers: Record<string, string> = {};
   // Without an etag the header is left out rather than invented: the server's 428 says why.
   if (etag !== null) headers['If-Match'] = etag;
   return policyFrom(await send('PUT', '/policy', document, headers, policyWriteError));
 }
 
 /** GET /controls/kill-switch. */
-export function fetchKillSwitch(): Promise<KillSwitchState> {
-  return call<KillSwitchState>('GET', '/controls/kill-switch');
+export async function fetchKillSwitch(): Promise<KillSwitchState> {
+  return readKillSwitch(await call<KillSwitchWire>('GET', '/controls/kill-switch'));
 }
 
-/** PUT /controls/kill-switch: the answer is the server's new state. */
-export function setKillSwitch(on: boolean): Promise<KillSwitchState> {
-  return call<KillSwitchState>('PUT', '/controls/kill-switch', { on }, { 'X-Symphony-Actor': DASHBOARD_ACTOR });
+/** PUT /controls/kill-switch with why (required); the answer is the server's new state. */
+export async function setKillSwitch(on: boolean, reason: string): Promise<KillSwitchState> {
+  return readKillSwitch(await call<KillSwitchWire>('PUT', '/controls/kill-switch', { on, reason }));
+}
+
+/** GET /session: who is signed in; an ApiError 401 when nobody is. */
+export async function fetchSession(): Promise<Session> {
+  const session = await call<Session>('GET', '/session');
+  csrfToken = session.csrf_token;
+  return session;
+}
+
+/** POST /session: trade an API key for a session cookie (401 wrong key, 429 too many tries). */
+export async function signIn(key: string): Promise<Session> {
+  const session = await call<Session>('POST', '/session', { key });
+  csrfToken = session.csrf_token;
+  return session;
+}
+
+/** DELETE /session: end the session; the token is forgotten whatever the answer. */
+export async function signOut(): Promise<void> {
+  try {
+    await send('DELETE', '/session');
+  } finally {
+    csrfToken = null;
+  }
+}
+
+/** GET /audit: one page of the audit trail, newest first; empty filters are left out. */
+export function fetchAudit(query: AuditQuery = {}): Promise<AuditPage> {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query) as [string, string | number | undefined][]) {
+    if (value !== undefined && value !== '') params.set(name, String(value));
+  }
+  const search = params.toString();
+  return call<AuditPage>('GET', `/audit${search ? `?${search}` : ''}`);
+}
+
+/** GET /keys: every API key, secrets never included. */
+export async function fetchKeys(): Promise<ApiKey[]> {
+  return (await call<{ keys: ApiKey[] }>('GET', '/keys')).keys;
+}
+
+/** POST /keys: a new key; the answer carries its plaintext this one time. */
+export function createKey(request: NewApiKey): Promise<CreatedApiKey> {
+  return call<CreatedApiKey>('POST', '/keys', request);
+}
+
+/** DELETE /keys/<id>: revoke a key; the answer is the revoked record. */
+export function revokeKey(id: string): Promise<ApiKey> {
+  return call<ApiKey>('DELETE', `/keys/${encodeURIComponent(id)}`);
 }

@@ -1,4 +1,5 @@
 // What the websocket has told us so far, folded from its messages.
+import { readKillSwitch } from './killSwitch';
 import type {
   AlertMessage,
   DecisionMessage,
@@ -54,11 +55,11 @@ export function liveReducer(state: LiveState, action: LiveAction): LiveState {
         ...state,
         serverVersion: action.version,
         policyVersion: action.policy_version,
-        killSwitch: {
-          kill_switch: action.kill_switch,
-          updated_by: state.killSwitch?.updated_by ?? null,
-          updated_at: state.killSwitch?.updated_at ?? null,
-        },
+        // Who set it, when and why still hold only if the switch has not moved since.
+        killSwitch:
+          state.killSwitch?.kill_switch === action.kill_switch
+            ? state.killSwitch
+            : { kill_switch: action.kill_switch, updated_by: null, updated_at: null, reason: null },
       };
     case 'model_stats':
       return { ...state, models: action.models, statsAt: action.at };
@@ -78,10 +79,8 @@ export function liveReducer(state: LiveState, action: LiveAction): LiveState {
         feed: prepend(state.feed, { kind: 'alert', key, message: action }),
       };
     }
-    case 'kill_switch': {
-      const { kill_switch, updated_by, updated_at } = action;
-      return { ...state, killSwitch: { kill_switch, updated_by, updated_at } };
-    }
+    case 'kill_switch':
+      return { ...state, killSwitch: readKillSwitch(action) };
     case 'kill_switch_learned':
       return { ...state, killSwitch: action.state };
     default:

@@ -19,6 +19,20 @@ export interface ApiErrorBody {
   detail?: string;
   /** 412 `precondition_failed`: the revision that is active now. */
   current?: PolicyRevisionRef;
+  /** 403 `forbidden`: the role the call needs. */
+  required_role?: Role;
+}
+
+/** What a key may do; the server sends the effective set (admin ⊃ governor ⊃ operator, admin ⊃ client). */
+export type Role = 'client' | 'operator' | 'governor' | 'admin';
+
+/** GET/POST /session: who is signed in, and the token every state-changing call must echo. */
+export interface Session {
+  name: string;
+  roles: Role[];
+  team: string | null;
+  csrf_token: string;
+  expires_at: string;
 }
 
 export interface RouteRequest {
@@ -132,6 +146,84 @@ export interface KillSwitchState {
   kill_switch: boolean;
   updated_by: string | null;
   updated_at: string | null;
+  /** Why whoever set it did so (null before reasons were required). */
+  reason: string | null;
+}
+
+/** The kill switch as the server words it: `kill_switch` today, `on` in the access-control contract. */
+export interface KillSwitchWire {
+  kill_switch?: boolean;
+  on?: boolean;
+  updated_by?: string | null;
+  updated_at?: string | null;
+  reason?: string | null;
+}
+
+export type AuditKind =
+  | 'policy.revision'
+  | 'policy.guard'
+  | 'policy.rollback'
+  | 'policy.bundle'
+  | 'kill_switch'
+  | 'key.created'
+  | 'key.revoked'
+  | 'session.login'
+  | 'session.logout'
+  | 'session.login_failed';
+
+/** One entry of the audit trail: who changed what, with the content hashes either side. */
+export interface AuditEvent {
+  id: number;
+  at: string;
+  actor: string;
+  /** One of AuditKind, or a kind this dashboard does not know yet. */
+  kind: string;
+  subject: string | null;
+  request_id: string | null;
+  before_hash: string | null;
+  after_hash: string | null;
+  detail: Record<string, unknown>;
+}
+
+/** GET /audit: one page, newest first; `next_before` asks for the page after it. */
+export interface AuditPage {
+  events: AuditEvent[];
+  next_before: number | null;
+}
+
+export interface AuditQuery {
+  actor?: string;
+  kind?: string;
+  since?: string;
+  until?: string;
+  limit?: number;
+  before?: number;
+}
+
+/** An API key as GET /keys lists it (never its secret). */
+export interface ApiKey {
+  id: string;
+  name: string;
+  roles: Role[];
+  team: string | null;
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+  revoked_at: string | null;
+  created_by: string | null;
+}
+
+/** POST /keys. */
+export interface NewApiKey {
+  name: string;
+  roles: Role[];
+  team?: string;
+  expires_at?: string;
+}
+
+/** The 201 to POST /keys: the record plus the plaintext key, shown this once. */
+export interface CreatedApiKey extends ApiKey {
+  key: string;
 }
 
 export interface ModelStat {
@@ -191,7 +283,7 @@ export interface AlertMessage {
   message: string;
 }
 
-export interface KillSwitchMessage extends KillSwitchState {
+export interface KillSwitchMessage extends KillSwitchWire {
   type: 'kill_switch';
 }
 

@@ -42,17 +42,39 @@ export function parseEventMessage(raw: unknown): EventMessage | null {
   return typeof type === 'string' && KNOWN_TYPES.has(type) ? (parsed as EventMessage) : null;
 }
 
-/** Keep a websocket open to `url`, handing every known message to `onMessage`. */
-export function useEventSocket(onMessage: (message: EventMessage) => void, url: string = eventsUrl()): Connection {
-  const [connection, setConnection] = useState<Connection>({ state: 'connecting', attempt: 0, retryInMs: null });
+export interface EventSocketOptions {
+  /** Connect only while this holds (signed in with the operator role); false closes the socket. */
+  enabled: boolean;
+  /**
+   * Asked after every close, before the next try: false stops reconnecting (the session is
+   * gone, or has lost the role). The browser hides why an upgrade was refused, so a 401 or 403
+   * looks like any other drop; the session endpoint tells them apart. A rejection (the server
+   * is unreachable) means try again.
+   */
+  verify?: () => Promise<boolean>;
+  url?: string;
+}
+
+const IDLE: Connection = { state: 'connecting', attempt: 0, retryInMs: null };
+
+/** Keep a websocket open to `url` while `enabled`, handing every known message to `onMessage`. */
+export function useEventSocket(
+  onMessage: (message: EventMessage) => void,
+  { enabled, verify, url = eventsUrl() }: EventSocketOptions,
+): Connection {
+  const [connection, setConnection] = useState<Connection>(IDLE);
   const handler = useRef(onMessage);
   handler.current = onMessage;
+  const verifier = useRef(verify);
+  verifier.current = verify;
 
   useEffect(() => {
+    if (!enabled) return undefined;
     let socket: WebSocket | null = null;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let attempt = 0;
     let disposed = false;
+    setConnection(IDLE);
 
     const connect = (): void => {
       socket = new WebSocket(url);
@@ -69,7 +91,17 @@ export function useEventSocket(onMessage: (message: EventMessage) => void, url: 
         const delay = backoffDelay(attempt);
         attempt += 1;
         setConnection({ state: 'reconnecting', attempt, retryInMs: delay });
-        timer = setTimeout(connect, delay);
+        const retry = (): void => {
+          if (!disposed) timer = setTimeout(connect, delay);
+        };
+        const check = verifier.current;
+        if (!check) {
+          retry();
+          return;
+        }
+        check().then((allowed) => {
+          if (allowed) retry();
+        }, retry);
       };
     };
 
@@ -79,7 +111,7 @@ export function useEventSocket(onMessage: (message: EventMessage) => void, url: 
       clearTimeout(timer);
       socket?.close();
     };
-  }, [url]);
+  }, [url, enabled]);
 
   return connection;
 }

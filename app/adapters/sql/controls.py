@@ -39,7 +39,12 @@ class SqlControls:
                 return dict(self._cached)
         with self._engine.connect() as conn:
             row = conn.execute(sa.select(controls).where(controls.c.name == KILL_SWITCH)).first()
-        state: dict[str, Any] = {"kill_switch": False, "updated_by": None, "updated_at": None}
+        state: dict[str, Any] = {
+            "kill_switch": False,
+            "updated_by": None,
+            "updated_at": None,
+            "reason": None,
+        }
         if row is not None:
             state = {
                 "kill_switch": bool(json.loads(row.value)),
@@ -47,6 +52,7 @@ class SqlControls:
                 "updated_at": utc(row.updated_at).isoformat(timespec="milliseconds")
                 if row.updated_at
                 else None,
+                "reason": row.reason,
             }
         with self._lock:
             self._cached, self._read_at = state, now
@@ -56,10 +62,15 @@ class SqlControls:
         """Whether the kill switch is on."""
         return bool(self.state()["kill_switch"])
 
-    def set_kill_switch(self, on: bool, updated_by: str) -> dict[str, Any]:
+    def set_kill_switch(self, on: bool, updated_by: str, reason: str | None) -> dict[str, Any]:
         """Store the new state for every proxy; this proxy enforces it at once."""
         now = datetime.now(UTC)
-        values = {"value": json.dumps(on), "updated_by": updated_by[:128], "updated_at": now}
+        values = {
+            "value": json.dumps(on),
+            "updated_by": updated_by[:128],
+            "updated_at": now,
+            "reason": reason,
+        }
         with self._engine.begin() as conn:
             updated = conn.execute(
                 sa.update(controls).where(controls.c.name == KILL_SWITCH).values(**values)
@@ -79,6 +90,8 @@ class SqlControls:
         if known is None:
             saved = json.loads(path.read_text(encoding="utf-8"))
             self.set_kill_switch(
-                bool(saved.get("kill_switch")), str(saved.get("updated_by") or "migrated")
+                bool(saved.get("kill_switch")),
+                str(saved.get("updated_by") or "migrated"),
+                "carried over from controls.json",
             )
         path.rename(path.with_suffix(".json.migrated"))

@@ -61,10 +61,10 @@ def open_engine(url: str) -> sa.Engine:
 
 
 @contextmanager
-def _migrating(engine: sa.Engine) -> Iterator[sa.Connection]:
-    """A connection held by the one migrator: an advisory lock on PostgreSQL, a file lock
-    beside SQLite taken before connecting (connecting switches the file to WAL, which
-    SQLite refuses to do for two connections at once)."""
+def exclusive(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection held by one proxy at a time (migrations, the first keys): an advisory
+    lock on PostgreSQL, a file lock beside SQLite taken before connecting (connecting
+    switches the file to WAL, which SQLite refuses to do for two connections at once)."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
@@ -98,7 +98,7 @@ def migrate(engine: sa.Engine, target: str = "head") -> None:
         Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with _migrating(engine) as connection:
+    with exclusive(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, target)
         connection.commit()

@@ -60,4 +60,48 @@ controls = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
     sa.Column("updated_by", sa.String(128), nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+)
+
+# API keys: only the SHA-256 of each key is kept; a key is never stored or logged in clear.
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("roles", sa.Text, nullable=False),
+    sa.Column("team", sa.String(128), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(128), nullable=False),
+    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_by", sa.String(128), nullable=True),
+)
+
+# Dashboard sessions, shared by every proxy: the cookie's SHA-256, never the cookie.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(32), sa.ForeignKey("api_keys.id"), nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+)
+
+# Every state change: who, what, when, the request, and hashes of the state before/after.
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("actor", sa.String(128), nullable=False, index=True),
+    sa.Column("kind", sa.String(64), nullable=False, index=True),
+    sa.Column("subject", sa.String(256), nullable=True),
+    sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column("before_hash", sa.String(64), nullable=True),
+    sa.Column("after_hash", sa.String(64), nullable=True),
+    sa.Column("detail", sa.Text, nullable=False),
 )

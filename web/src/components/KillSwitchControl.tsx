@@ -11,12 +11,19 @@ interface KillSwitchControlProps {
   onToggle: () => void;
 }
 
-/** The kill switch as the server reports it; toggling asks the server and shows its answer. */
+/** Who set the switch, when, and why, as far as the server has said. */
+export function provenance(state: KillSwitchState | null): string {
+  if (!state?.updated_by) return '';
+  const when = state.updated_at ? ` at ${state.updated_at}` : '';
+  const why = state.reason ? `: ${state.reason}` : '';
+  return `${state.kill_switch ? 'on' : 'off'}, set by ${state.updated_by}${when}${why}`;
+}
+
+/** The kill switch as the server reports it; toggling asks for a confirmation (onToggle), never flips it here. */
 export function KillSwitchControl({ state, pending, error, onToggle }: KillSwitchControlProps) {
   const on = state?.kill_switch ?? false;
-  const who = state?.updated_by ? `set by ${state.updated_by}${state.updated_at ? ` at ${state.updated_at}` : ''}` : '';
   return (
-    <Tooltip title={error ?? (who || 'Blocks high-autonomy and high-risk routing when on')}>
+    <Tooltip title={error ?? (provenance(state) || 'Blocks high-autonomy and high-risk routing when on')}>
       <Box
         data-kill-switch={state === null ? 'unknown' : String(on)}
         sx={{
