@@ -30,6 +30,7 @@ from app.core.latency import LatencyBook
 from app.core.policy_document import PolicyValidator
 from app.core.policy_service import PolicyService
 from app.core.policy_view import ModelSpec
+from app.core.redaction import Redactor
 from app.core.ports import Controls
 from app.core.route_request import RouteRequestParser
 from app.core.router import ModelHealth, Router
@@ -68,6 +69,7 @@ class Services:
     monitor: Monitor
     identities: Identities
     audit: SqlAuditLog
+    redactor: Redactor
 
 
 def _schema(folder: Path, name: str) -> dict[str, Any]:
@@ -192,6 +194,8 @@ def build_services(settings: Settings) -> Services:
     gateway = HttpGateway(
         settings.gateway_key, settings.gateway_connect_timeout_s, settings.gateway_read_timeout_s
     )
+    # Whatever the gateway key, admin or sidecar key echoes into must not leave the process.
+    redactor = Redactor([settings.gateway_key, settings.admin_key, settings.sidecar_key])
     executor = Executor(
         router,
         counters,
@@ -200,6 +204,8 @@ def build_services(settings: Settings) -> Services:
         reports,
         telemetry,
         max_attempts=settings.max_attempts,
+        redact=redactor.redact,
+        content=settings.store_content,
     )
     sidecars = SqlSidecarStatuses(database)
     audit = SqlAuditLog(database)
@@ -241,4 +247,5 @@ def build_services(settings: Settings) -> Services:
         monitor=monitor,
         identities=identities,
         audit=audit,
+        redactor=redactor,
     )

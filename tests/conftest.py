@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.settings import Settings
-from tests.support.keys import ADMIN_KEY, SIDECAR_KEY, bearer
+from tests.support.keys import KEY_SETTINGS, signed_in
 from tests.support.processes import ROOT, Service, free_port
 from tests.support.served import with_sidecar
 
@@ -38,10 +38,7 @@ def settings(tmp_path: Path, opa_port: int) -> Settings:
         policy_file=ROOT / "policy" / "examples" / "default.json",
         background_jobs=False,
         propagation_wait_s=5.0,
-        admin_key=ADMIN_KEY,
-        sidecar_key=SIDECAR_KEY,
-        # Tests present wrong keys on purpose; the limit has a test of its own.
-        auth_failure_limit="10000/minute",
+        **KEY_SETTINGS,  # type: ignore[arg-type]
     )
 
 
@@ -62,6 +59,4 @@ def opa(app: Flask, opa_port: int, logs_dir: Path) -> Iterator[Service]:
 def client(app: Flask, opa: Service) -> FlaskClient:
     """A test client, presenting the admin key, of an app whose sidecar runs the active
     revision."""
-    test_client = app.test_client()
-    test_client.environ_base["HTTP_AUTHORIZATION"] = bearer()["Authorization"]
-    return test_client
+    return signed_in(app)

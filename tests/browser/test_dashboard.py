@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import (
@@ -18,6 +17,7 @@ from tests.browser.conftest import (
     model,
     open_dashboard,
 )
+from tests.support.keys import api
 from tests.support.stack import Stack, running_stack
 
 pytestmark = pytest.mark.browser
@@ -29,7 +29,7 @@ BETA_TOKENS = {"prompt_tokens": 85, "completion_tokens": 85}
 
 def execute(stack: Stack, task: str, text: str = "ping") -> dict[str, Any]:
     """One non-streamed run through the proxy, as any client would send it."""
-    response = requests.post(
+    response = api().post(
         f"{stack.url}/route/execute",
         json={"task": task, "loa": 1, "input": text, "stream": False},
         timeout=15,
@@ -132,7 +132,7 @@ def test_execute_streams_text_into_the_log_pane(dashboard: Dashboard) -> None:
         expect(summary).to_contain_text(re.compile(r"\d+ in · \d+ out"))
         expect(summary).to_contain_text("$")
         expect(summary.locator('[data-outcome="ok"]')).to_have_count(1)
-        report = requests.get(f"{dashboard.url}/runs/{audit_id}", timeout=5)
+        report = api().get(f"{dashboard.url}/runs/{audit_id}", timeout=5)
         assert report.status_code == 200
     finally:
         dashboard.stack.upstream.restore("alpha")
@@ -142,8 +142,8 @@ def test_invalid_policy_edit_shows_the_field_error_and_changes_nothing(
     dashboard: Dashboard,
 ) -> None:
     page = dashboard.page
-    before = requests.get(f"{dashboard.url}/policy", timeout=5).json()
-    history = requests.get(f"{dashboard.url}/policy/history", timeout=5).json()
+    before = api().get(f"{dashboard.url}/policy", timeout=5).json()
+    history = api().get(f"{dashboard.url}/policy/history", timeout=5).json()
     editor = page.get_by_label("Policy document (JSON)")
     expect(editor).to_have_value(re.compile('"hosted/alpha"'))
 
@@ -161,10 +161,10 @@ def test_invalid_policy_edit_shows_the_field_error_and_changes_nothing(
     )
     dashboard.screenshot("policy-invalid", of=page.locator("#policy"))
 
-    after = requests.get(f"{dashboard.url}/policy", timeout=5).json()
+    after = api().get(f"{dashboard.url}/policy", timeout=5).json()
     assert after["version"] == before["version"]
     assert after["document"] == before["document"]
-    assert requests.get(f"{dashboard.url}/policy/history", timeout=5).json() == history
+    assert api().get(f"{dashboard.url}/policy/history", timeout=5).json() == history
 
     editor.fill(text[:-10])
     page.get_by_role("button", name="Validate").click()
@@ -179,9 +179,9 @@ def test_a_save_after_someone_else_saved_shows_the_conflict_and_reloads_the_late
     expect(editor).to_have_value(re.compile('"hosted/alpha"'))
     mine = json.loads(editor.input_value())
     # Someone else saves first, through the API, from the revision the editor loaded.
-    current = requests.get(f"{dashboard.url}/policy", timeout=5).json()
+    current = api().get(f"{dashboard.url}/policy", timeout=5).json()
     theirs = {**current["document"], "version": "saved-elsewhere"}
-    other = requests.put(
+    other = api().put(
         f"{dashboard.url}/policy", json=theirs, headers={"If-Match": current["etag"]}, timeout=30
     )
     assert other.status_code == 200
@@ -191,7 +191,7 @@ def test_a_save_after_someone_else_saved_shows_the_conflict_and_reloads_the_late
     notice = page.get_by_role("alert").filter(has_text="The policy changed while you were editing")
     expect(notice).to_be_visible()
     expect(notice).to_contain_text("Nothing was saved")
-    assert requests.get(f"{dashboard.url}/policy", timeout=5).json()["label"] == "saved-elsewhere"
+    assert api().get(f"{dashboard.url}/policy", timeout=5).json()["label"] == "saved-elsewhere"
     page.get_by_role("button", name="Reload latest").click()
     expect(editor).to_have_value(re.compile('"saved-elsewhere"'))
 
@@ -215,13 +215,12 @@ def test_kill_switch_shows_only_the_servers_state(dashboard: Dashboard) -> None:
     try:
         page.get_by_label("Kill switch").click()
         expect(holder).to_have_attribute("data-kill-switch", "true")
-        state = requests.get(f"{dashboard.url}/controls/kill-switch", timeout=5).json()
+        state = api().get(f"{dashboard.url}/controls/kill-switch", timeout=5).json()
         assert state["kill_switch"] is True and state["updated_by"] == "dashboard"
     finally:
-        requests.put(
+        api().put(
             f"{dashboard.url}/controls/kill-switch",
-            json={"on": False},
-            headers={"X-Symphony-Actor": "browser-test"},
+            json={"on": False, "reason": "test"},
             timeout=5,
         ).raise_for_status()
     # Turned off elsewhere: only the websocket can tell the page.
@@ -266,7 +265,7 @@ def test_socket_drop_shows_disconnected_then_reconnects(page: Page, stack: Stack
 
 def test_page_loads_with_no_console_errors_and_no_csp_violations(dashboard: Dashboard) -> None:
     page = dashboard.page
-    response = requests.get(f"{dashboard.url}/", timeout=5)
+    response = api().get(f"{dashboard.url}/", timeout=5)
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     figure = page.locator("figure")

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 
 from tests.support.fleet import (
     Fleet,
@@ -23,6 +22,7 @@ from tests.support.fleet import (
     put_label,
     running_fleet,
 )
+from tests.support.keys import api
 from tests.support.upstream import UpstreamServer
 
 pytestmark = pytest.mark.slow
@@ -43,9 +43,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
 
 
 def bundle_revision(sidecar: str) -> str | None:
-    body = requests.get(
-        f"{sidecar}/v1/data/system/bundles/symphony/manifest/revision", timeout=5
-    ).json()
+    body = (
+        api().get(f"{sidecar}/v1/data/system/bundles/symphony/manifest/revision", timeout=5).json()
+    )
     result = body.get("result")
     return result if isinstance(result, str) else None
 
@@ -74,14 +74,14 @@ def test_a_stale_or_failed_write_never_becomes_active_anywhere(fleet: Fleet) -> 
     before = active(fleet.proxies[0])
     stale = put_label(fleet.proxies[2], "stale", etag='"r1-0000000000000000"')
     assert stale.status_code == 412
-    invalid = requests.put(
+    invalid = api().put(
         f"{fleet.proxies[1]}/policy",
         json={**before["document"], "timezone": "Mars/Olympus"},
         headers={"If-Match": before["etag"]},
         timeout=30,
     )
     assert invalid.status_code == 422
-    bad_guard = requests.put(
+    bad_guard = api().put(
         f"{fleet.proxies[1]}/policy/guards/broken",
         data="package symphony.guards.broken\n\ndeny contains x if {",
         headers={"If-Match": before["etag"], "Content-Type": "text/plain"},
@@ -121,28 +121,32 @@ def test_a_killed_sidecar_comes_back_on_the_active_revision_and_never_decides_un
 def test_the_kill_switch_and_what_it_blocks_are_the_same_on_every_proxy(fleet: Fleet) -> None:
     def denials() -> set[str | None]:
         return {
-            requests.post(f"{p}/route/plan", json={"task": "qa", "loa": 3}, timeout=10).json()[
-                "decision"
-            ]["denial"]
+            api()
+            .post(f"{p}/route/plan", json={"task": "qa", "loa": 3}, timeout=10)
+            .json()["decision"]["denial"]
             for p in fleet.proxies
         }
 
-    switched = requests.put(
-        f"{fleet.proxies[1]}/controls/kill-switch", json={"on": True}, timeout=10
+    switched = api().put(
+        f"{fleet.proxies[1]}/controls/kill-switch", json={"on": True, "reason": "test"}, timeout=10
     )
     assert switched.status_code == 200
     try:
         # Every proxy reads the switch from the shared store through a 0.2 s cache.
         assert eventually(lambda: denials() == {"kill_switch"}, timeout_s=1.0)
         statuses = {
-            requests.post(
-                f"{p}/route/execute", json={"task": "qa", "loa": 3, "input": "x"}, timeout=10
-            ).status_code
+            api()
+            .post(f"{p}/route/execute", json={"task": "qa", "loa": 3, "input": "x"}, timeout=10)
+            .status_code
             for p in fleet.proxies
         }
         assert statuses == {403}
     finally:
-        requests.put(f"{fleet.proxies[2]}/controls/kill-switch", json={"on": False}, timeout=10)
+        api().put(
+            f"{fleet.proxies[2]}/controls/kill-switch",
+            json={"on": False, "reason": "test"},
+            timeout=10,
+        )
     assert eventually(lambda: "kill_switch" not in denials(), timeout_s=1.0)
 
 
@@ -163,25 +167,23 @@ def test_concurrent_writes_with_the_same_if_match_give_one_200_and_the_rest_412(
 
 def test_health_and_metrics_list_every_sidecar_in_step(fleet: Fleet) -> None:
     def in_step() -> dict[str, bool]:
-        health = requests.get(f"{fleet.proxies[1]}/status/health.json", timeout=10).json()
+        health = api().get(f"{fleet.proxies[1]}/status/health.json", timeout=10).json()
         return {s["name"]: s["in_step"] for s in health["policy"]["sidecars"]}
 
     everyone = {"fleet-opa-a": True, "fleet-opa-b": True, "fleet-opa-c": True}
     assert eventually(lambda: in_step() == everyone), in_step()
-    metrics = requests.get(f"{fleet.proxies[0]}/metrics", timeout=10).text
+    metrics = api().get(f"{fleet.proxies[0]}/metrics", timeout=10).text
     for name in ("a", "b", "c"):
         assert f'symphony_opa_bundle_in_step{{sidecar="fleet-opa-{name}"}} 1.0' in metrics
 
 
 def test_every_proxy_shares_the_one_postgresql_store(fleet: Fleet) -> None:
     for proxy in fleet.proxies:
-        health = requests.get(f"{proxy}/status/health.json", timeout=10).json()
+        health = api().get(f"{proxy}/status/health.json", timeout=10).json()
         assert health["store"] == {"kind": "postgresql"}
         assert health["checks"]["store"]["status"] == "ok"
     listings = {
-        tuple(
-            r["hash"] for r in requests.get(f"{p}/policy/revisions", timeout=10).json()["revisions"]
-        )
+        tuple(r["hash"] for r in api().get(f"{p}/policy/revisions", timeout=10).json()["revisions"])
         for p in fleet.proxies
     }
     assert len(listings) == 1

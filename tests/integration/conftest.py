@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.settings import Settings
+from tests.support.keys import KEY_SETTINGS, signed_in
 from tests.support.processes import Service
 from tests.support.served import with_sidecar
 from tests.support.upstream import UpstreamServer
@@ -105,6 +106,7 @@ def traffic_settings(
         gateway_key="sk-test-key-123456",
         gateway_read_timeout_s=1.0,
         background_jobs=False,
+        **KEY_SETTINGS,  # type: ignore[arg-type]
     )
 
 
@@ -124,4 +126,4 @@ def traffic_opa(traffic_app: Flask, opa_port: int, logs_dir: Path) -> Iterator[S
 @pytest.fixture
 def traffic(traffic_app: Flask, traffic_opa: Service) -> FlaskClient:
     """A client of the app wired to the stand-in."""
-    return traffic_app.test_client()
+    return signed_in(traffic_app)

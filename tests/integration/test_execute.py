@@ -3,9 +3,11 @@ cooldowns, run reports."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.settings import Settings
+from tests.support.keys import signed_in
 from tests.support.processes import free_port
 from tests.support.served import with_sidecar
 from tests.support.upstream import UpstreamServer
@@ -58,9 +61,24 @@ def test_a_call_is_answered_counted_priced_and_reported(
     assert sent.body["max_tokens"] == 256
     report = traffic.get(f"/runs/{body['audit_id']}").get_json()
     assert report["status"] == "ok"
+    # By default a report keeps no prompt or answer text: sizes and hashes only.
+    prompt = "hello, I am ada@example.org"
+    digest = hashlib.sha256(prompt.encode()).hexdigest()
+    assert report["content"] == "none"
     assert report["request"]["messages"] == [
-        {"role": "user", "content": "hello, I am [REDACTED_EMAIL]"}
+        {"role": "user", "chars": len(prompt), "sha256": digest}
     ]
+    assert "text" not in report["output"]
+    assert report["output"]["chars"] == len(body["output"]["text"])
+    assert "ada@example.org" not in json.dumps(report)
+    assert report["client"] == {
+        "name": "admin",
+        "roles": ["admin", "client", "governor", "operator"],
+        "team": None,
+    }
+    # Wall-clock time, not a monotonic counter (reports were once dated 1970).
+    at = datetime.fromisoformat(report["at"])
+    assert abs((datetime.now(UTC) - at).total_seconds()) < 60
     assert report["cost_usd"] == pytest.approx(expected)
     assert "sk-test-key" not in json.dumps(report)
     plan = traffic.post("/route/plan", json={"task": "qa", "loa": 1}).get_json()
@@ -118,7 +136,7 @@ def test_a_refused_connection_falls_back(
     settings = replace(traffic_settings, local_model_url=f"http://127.0.0.1:{free_port()}/v1")
     app = create_app({"TESTING": True, "SETTINGS": settings})
     with with_sidecar(app, opa_port, logs_dir):
-        check_refused_connection(app.test_client())
+        check_refused_connection(signed_in(app))
 
 
 def check_refused_connection(client: FlaskClient) -> None:
@@ -253,10 +271,10 @@ def test_denials_carry_the_decision_and_are_reported(traffic: FlaskClient) -> No
 
 def test_run_reports_survive_a_restart(traffic: FlaskClient, traffic_settings: Settings) -> None:
     _, body = execute(traffic, input="keep me")
-    again = create_app({"TESTING": True, "SETTINGS": traffic_settings}).test_client()
+    again = signed_in(create_app({"TESTING": True, "SETTINGS": traffic_settings}))
     report = again.get(f"/runs/{body['audit_id']}")
     assert report.status_code == 200
-    assert report.get_json()["output"]["text"] == "echo: keep me"
+    assert report.get_json()["output"]["sha256"] == hashlib.sha256(b"echo: keep me").hexdigest()
 
 
 def test_run_lookups_validate_the_id(traffic: FlaskClient) -> None:
@@ -288,3 +306,31 @@ def test_bad_execute_bodies_name_the_field(
     assert response.status_code == 400
     assert response.get_json()["errors"][0]["field"] == field
     assert upstream.requests == []
+
+
+@pytest.mark.parametrize(
+    ("content", "prompt_text", "answer_text"),
+    [
+        ("redacted", "hello, I am [REDACTED_EMAIL]", "echo: hello, I am [REDACTED_EMAIL]"),
+        ("full", "hello, I am ada@example.org", "echo: hello, I am ada@example.org"),
+    ],
+)
+def test_reports_keep_text_only_when_configured(
+    traffic_settings: Settings,
+    opa_port: int,
+    logs_dir: Path,
+    content: str,
+    prompt_text: str,
+    answer_text: str,
+) -> None:
+    app = create_app(
+        {"TESTING": True, "SETTINGS": replace(traffic_settings, store_content=content)}
+    )
+    with with_sidecar(app, opa_port, logs_dir):
+        client = signed_in(app)
+        status, body = execute(client, input="hello, I am ada@example.org")
+        assert status == 200
+        report = client.get(f"/runs/{body['audit_id']}").get_json()
+    assert report["content"] == content
+    assert report["request"]["messages"][0]["text"] == prompt_text
+    assert report["output"]["text"] == answer_text

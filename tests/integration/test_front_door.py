@@ -9,9 +9,9 @@ from pathlib import Path
 
 import openai
 import pytest
-import requests
 
 from tests.integration.conftest import traffic_policy
+from tests.support.keys import ADMIN_KEY, api
 from tests.support.stack import Stack, running_stack
 
 
@@ -24,7 +24,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture
 def sdk(stack: Stack) -> openai.OpenAI:
     stack.upstream.reset()
-    return openai.OpenAI(base_url=f"{stack.url}/v1", api_key="unused", max_retries=0)
+    return openai.OpenAI(base_url=f"{stack.url}/v1", api_key=ADMIN_KEY, max_retries=0)
 
 
 QA = {"symphony_task": "qa", "symphony_loa": "1"}
@@ -114,7 +114,7 @@ def test_bad_requests_are_openai_errors_naming_the_param(sdk: openai.OpenAI) -> 
 
 def test_a_client_leaving_mid_stream_stops_the_upstream_call(stack: Stack, tmp_path: Path) -> None:
     stack.upstream.update("alpha", text=" ".join(["word"] * 40), chunks=40, chunk_delay_s=0.1)
-    with requests.post(
+    with api().post(
         f"{stack.url}/route/execute",
         json={"task": "qa", "loa": 1, "input": "long", "stream": True},
         stream=True,
@@ -126,7 +126,7 @@ def test_a_client_leaving_mid_stream_stops_the_upstream_call(stack: Stack, tmp_p
     deadline = time.monotonic() + 10
     report: dict[str, object] = {}
     while time.monotonic() < deadline:
-        found = requests.get(f"{stack.url}/runs/{audit_id}", timeout=5)
+        found = api().get(f"{stack.url}/runs/{audit_id}", timeout=5)
         if found.status_code == 200:
             report = found.json()
             break

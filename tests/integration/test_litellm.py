@@ -19,6 +19,7 @@ import requests
 import yaml
 from openai.types.chat import ChatCompletionMessageParam
 
+from tests.support.keys import api
 from tests.support.litellm import LITELLM, require_litellm, start_litellm
 from tests.support.processes import (
     ROOT,
@@ -253,7 +254,7 @@ def test_litellm_streams_with_usage(sdk: openai.OpenAI, upstream: UpstreamServer
 def test_symphony_executes_through_litellm(symphony: Service, upstream: UpstreamServer) -> None:
     upstream.update("alpha", prompt_tokens=11, completion_tokens=7)
 
-    response = requests.post(
+    response = api().post(
         f"{symphony.url}/route/execute",
         json={"task": "qa", "loa": 1, "input": "name three primes", "stream": False},
         timeout=60,
@@ -281,7 +282,7 @@ def test_symphony_streams_through_litellm(symphony: Service, upstream: UpstreamS
     upstream.ok("alpha", text="two three five seven")
     upstream.update("alpha", prompt_tokens=11, completion_tokens=4, chunks=4)
 
-    with requests.post(
+    with api().post(
         f"{symphony.url}/route/execute",
         json={"task": "qa", "loa": 1, "input": "name four primes", "stream": True},
         stream=True,
@@ -303,7 +304,7 @@ def test_symphony_streams_through_litellm(symphony: Service, upstream: UpstreamS
 
 @pytest.mark.slow
 def test_symphony_gets_litellm_mock_response(symphony: Service) -> None:
-    response = requests.post(
+    response = api().post(
         f"{symphony.url}/route/execute",
         json={"task": "summarize", "loa": 1, "input": "anything", "stream": False},
         timeout=60,
@@ -320,7 +321,7 @@ def test_provider_429_through_litellm_falls_back(
 ) -> None:
     upstream.fail("flaky", status=429, retry_after=1)
 
-    response = requests.post(
+    response = api().post(
         f"{symphony.url}/route/execute",
         json={"task": "code", "loa": 1, "input": "write a loop", "stream": False},
         timeout=60,

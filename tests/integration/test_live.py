@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 import simple_websocket
 
 from tests.integration.conftest import traffic_policy
+from tests.support.keys import api, bearer
 from tests.support.stack import Stack, running_stack
 
 
@@ -22,7 +22,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def connect(stack: Stack) -> simple_websocket.Client:
-    return simple_websocket.Client.connect(stack.url.replace("http://", "ws://") + "/events")
+    return simple_websocket.Client.connect(
+        stack.url.replace("http://", "ws://") + "/events", headers=bearer()
+    )
 
 
 def receive_until(
@@ -44,7 +46,7 @@ def test_hello_then_model_stats_from_the_real_counters(stack: Stack) -> None:
     try:
         hello = json.loads(ws.receive(timeout=5))
         assert hello["type"] == "hello" and hello["kill_switch"] is False
-        requests.post(
+        api().post(
             f"{stack.url}/route/execute", json={"task": "qa", "loa": 1, "input": "hi"}, timeout=10
         ).raise_for_status()
         deadline = time.monotonic() + 10
@@ -75,12 +77,12 @@ def test_decisions_and_alerts_reach_every_client_and_a_stuck_client_blocks_nobod
         stack.upstream.update("alpha", status=429, times=1)
         started = time.monotonic()
         for i in range(30):
-            requests.post(
+            api().post(
                 f"{stack.url}/route/plan",
                 json={"task": "qa", "loa": 1, "input": f"secret {i} ada@example.org"},
                 timeout=10,
             ).raise_for_status()
-        requests.post(
+        api().post(
             f"{stack.url}/route/execute", json={"task": "qa", "loa": 1, "input": "x"}, timeout=10
         ).raise_for_status()
         assert time.monotonic() - started < 10
@@ -98,18 +100,20 @@ def test_decisions_and_alerts_reach_every_client_and_a_stuck_client_blocks_nobod
 def test_kill_switch_changes_are_broadcast(stack: Stack) -> None:
     ws = connect(stack)
     try:
-        requests.put(
-            f"{stack.url}/controls/kill-switch", json={"on": True}, timeout=5
+        api().put(
+            f"{stack.url}/controls/kill-switch", json={"on": True, "reason": "test"}, timeout=5
         ).raise_for_status()
         message = receive_until(ws, "kill_switch")
         assert message["kill_switch"] is True
     finally:
-        requests.put(f"{stack.url}/controls/kill-switch", json={"on": False}, timeout=5)
+        api().put(
+            f"{stack.url}/controls/kill-switch", json={"on": False, "reason": "test"}, timeout=5
+        )
         ws.close()
 
 
 def test_health_probes_real_dependencies(stack: Stack) -> None:
-    response = requests.get(f"{stack.url}/status/health.json", timeout=10)
+    response = api().get(f"{stack.url}/status/health.json", timeout=10)
     body = response.json()
     assert response.status_code == 200
     assert body["checks"]["opa"]["status"] == "ok"
@@ -126,11 +130,11 @@ def test_health_is_503_and_routing_fails_closed_when_opa_stops(
 ) -> None:
     with running_stack(tmp_path_factory.mktemp("down"), traffic_policy()) as stack:
         stack.opa.stop()
-        response = requests.get(f"{stack.url}/status/health.json", timeout=10)
+        response = api().get(f"{stack.url}/status/health.json", timeout=10)
         assert response.status_code == 503
         assert response.json()["status"] == "down"
         assert response.json()["checks"]["opa"]["status"] == "down"
-        plan = requests.post(f"{stack.url}/route/plan", json={"task": "qa", "loa": 1}, timeout=10)
+        plan = api().post(f"{stack.url}/route/plan", json={"task": "qa", "loa": 1}, timeout=10)
         assert plan.status_code == 503
-        metrics = requests.get(f"{stack.url}/metrics", timeout=10).text
+        metrics = api().get(f"{stack.url}/metrics", timeout=10).text
         assert "symphony_policy_engine_up 0.0" in metrics

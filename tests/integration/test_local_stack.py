@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
+from tests.support.keys import ADMIN_KEY, api
 from tests.support.local_model import start_local_model
 from tests.support.processes import ROOT, Service, free_port, start_opa, start_proxy
 
@@ -40,7 +40,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 
 def test_qa_falls_back_to_the_real_local_model(proxy: Service) -> None:
-    response = requests.post(
+    response = api().post(
         f"{proxy.url}/route/execute",
         json={"task": "qa", "loa": 1, "input": "Name one colour.", "max_output_tokens": 24},
         timeout=120,
@@ -58,7 +58,7 @@ def test_qa_falls_back_to_the_real_local_model(proxy: Service) -> None:
 
 
 def test_streaming_from_the_real_local_model(proxy: Service, tmp_path: Path) -> None:
-    response = requests.post(
+    response = api().post(
         f"{proxy.url}/route/execute",
         json={
             "task": "summarize",
@@ -85,7 +85,7 @@ def test_streaming_from_the_real_local_model(proxy: Service, tmp_path: Path) -> 
 def test_the_openai_front_door_reaches_the_local_model(proxy: Service) -> None:
     import openai
 
-    client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key="unused", max_retries=0)
+    client = openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=ADMIN_KEY, max_retries=0)
     completion = client.chat.completions.create(
         model="local/smollm2",
         messages=[{"role": "user", "content": "Say hi."}],

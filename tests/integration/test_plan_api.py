@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from app.settings import Settings
+from tests.support.keys import signed_in
 from tests.support.processes import (
     ROOT,
     Service,
@@ -77,13 +78,13 @@ def test_no_matching_rule_is_a_governance_denial(client: FlaskClient) -> None:
 
 
 def test_kill_switch_blocks_risky_requests_only(client: FlaskClient) -> None:
-    response = client.put("/controls/kill-switch", json={"on": True})
+    response = client.put("/controls/kill-switch", json={"on": True, "reason": "test"})
     assert response.status_code == 200 and response.get_json()["kill_switch"] is True
     _, risky = plan(client, {"task": "code", "loa": 2})
     _, calm = plan(client, {"task": "qa", "loa": 1})
     assert risky["decision"]["denial"] == "kill_switch"
     assert calm["decision"]["allow"] is True
-    client.put("/controls/kill-switch", json={"on": False})
+    client.put("/controls/kill-switch", json={"on": False, "reason": "test"})
     _, after = plan(client, {"task": "code", "loa": 2})
     assert after["decision"]["allow"] is True
 
@@ -207,7 +208,7 @@ def test_a_sidecar_answering_garbage_fails_closed(
     ).ready("/health")
     try:
         app = create_app({"TESTING": True, "SETTINGS": replace(settings, opa_url=liar.url)})
-        status, body = plan(app.test_client(), {"task": "qa", "loa": 1})
+        status, body = plan(signed_in(app), {"task": "qa", "loa": 1})
         assert status == 503 and body["error"] == "policy_engine_unavailable"
     finally:
         liar.stop()
@@ -263,7 +264,7 @@ def test_a_configured_client_limit_answers_429_as_json(
     limited = replace(settings, client_rate_limit="3/minute")
     app = create_app({"TESTING": True, "SETTINGS": limited})
     with with_sidecar(app, opa_port, logs_dir):
-        check_client_limit(app.test_client())
+        check_client_limit(signed_in(app))
 
 
 def check_client_limit(client: FlaskClient) -> None:

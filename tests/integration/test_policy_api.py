@@ -16,6 +16,7 @@ from werkzeug.test import TestResponse
 
 from app import create_app
 from app.settings import Settings
+from tests.support.keys import SIDECAR_KEY, bearer, signed_in
 from tests.support.processes import Service, free_port, start_opa, tool
 from tests.support.served import with_sidecar
 
@@ -46,13 +47,23 @@ test_gemini_is_gated_for_qa if {
 """
 
 
+def governor(client: FlaskClient) -> dict[str, str]:
+    """The Authorization header of a governor key named gov-team (created once per app)."""
+    config = client.application.config
+    if "GOV_KEY" not in config:
+        created = client.post("/keys", json={"name": "gov-team", "roles": ["governor"]})
+        assert created.status_code == 201, created.get_json()
+        config["GOV_KEY"] = created.get_json()["key"]
+    return {"Authorization": f"Bearer {config['GOV_KEY']}"}
+
+
 def current(client: FlaskClient) -> dict[str, Any]:
     body: dict[str, Any] = client.get("/policy").get_json()
     return body
 
 
 def put(client: FlaskClient, doc: Any, etag: str | None = None) -> TestResponse:
-    headers = {"If-Match": etag or current(client)["etag"], "X-Symphony-Actor": "gov-team"}
+    headers = {"If-Match": etag or current(client)["etag"], **governor(client)}
     return client.put("/policy", json=doc, headers=headers)
 
 
@@ -92,7 +103,7 @@ def test_a_put_makes_a_revision_the_sidecar_enforces(client: FlaskClient) -> Non
         json=doc,
         headers={
             "If-Match": before.headers["ETag"],
-            "X-Symphony-Actor": "gov-team",
+            **governor(client),
             "X-Request-Id": "req-42",
             "X-Symphony-Reason": "freeze gemini spend",
         },
@@ -201,7 +212,7 @@ def test_guards_ship_through_the_api_with_their_tests(client: FlaskClient) -> No
     response = client.put(
         "/policy/guards/pii",
         json={"source": GUARD, "tests": {"pii_test": GUARD_TEST}},
-        headers={"If-Match": etag, "X-Symphony-Actor": "gov-team"},
+        headers={"If-Match": etag, **governor(client)},
     )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
@@ -359,7 +370,7 @@ def test_a_restarted_proxy_serves_the_active_revision(
     doc = copy.deepcopy(current(client)["document"])
     doc["version"] = "kept-across-restarts"
     assert put(client, doc).status_code == 200
-    again = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    again = signed_in(create_app({"TESTING": True, "SETTINGS": settings}))
     body = current(again)
     assert (body["version"], body["label"]) == (2, "kept-across-restarts")
 
@@ -384,7 +395,7 @@ def test_old_policy_files_and_run_reports_are_carried_into_the_store(
     runs = settings.data_dir / "runs" / "20261120"
     runs.mkdir(parents=True)
     (runs / f"{audit_id}.json").write_text(json.dumps({"audit_id": audit_id, "model": "x"}))
-    client = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
+    client = signed_in(create_app({"TESTING": True, "SETTINGS": settings}))
     listing = client.get("/policy/revisions").get_json()["revisions"]
     assert [(r["version"], r["updated_by"], r["label"]) for r in listing] == [
         (2, "author-2", "second"),
@@ -399,7 +410,7 @@ def test_a_sidecar_behind_the_store_past_the_grace_is_refused(
 ) -> None:
     strict = replace(settings, revision_grace_s=0.0, propagation_wait_s=0.2)
     app = create_app({"TESTING": True, "SETTINGS": strict})
-    client = app.test_client()
+    client = signed_in(app)
     with with_sidecar(app, opa_port, logs_dir) as opa:
         old = current(client)["etag"].strip('"')
         opa.stop()
@@ -451,10 +462,10 @@ def test_kill_switch_state_survives_a_restart_and_rejects_bad_bodies(
     unknown = client.put("/controls/kill-switch", json={"on": True, "why": "x"})
     assert unknown.status_code == 400 and unknown.get_json()["errors"][0]["field"] == "$.why"
     assert client.get("/controls/kill-switch").get_json()["kill_switch"] is False
-    client.put("/controls/kill-switch", json={"on": True}, headers={"X-Symphony-Actor": "ops"})
-    again = create_app({"TESTING": True, "SETTINGS": settings}).test_client()
-    state = again.get("/controls/kill-switch").get_json()
-    assert (state["kill_switch"], state["updated_by"]) == (True, "ops")
+    client.put("/controls/kill-switch", json={"on": True, "reason": "drill"})
+    again = signed_in(create_app({"TESTING": True, "SETTINGS": settings}))
+    state = again.get("/controls/kill-switch", headers=bearer()).get_json()
+    assert (state["kill_switch"], state["updated_by"], state["reason"]) == (True, "admin", "drill")
 
 
 def test_a_sidecar_reporting_bundle_errors_shows_them_in_health_and_metrics(
@@ -473,7 +484,8 @@ def test_a_sidecar_reporting_bundle_errors_shows_them_in_health_and_metrics(
             }
         },
     }
-    assert client.post("/opa/status/", json=report).status_code == 204
+    sidecar = bearer(SIDECAR_KEY)
+    assert client.post("/opa/status/", json=report, headers=sidecar).status_code == 204
     sidecars = client.get("/status/health.json").get_json()["policy"]["sidecars"]
     broken = next(s for s in sidecars if s["name"] == "opa-broken")
     assert broken["bundle_revision"] == "r1-0123456789abcdef" and broken["in_step"] is False
@@ -485,5 +497,8 @@ def test_a_sidecar_reporting_bundle_errors_shows_them_in_health_and_metrics(
     assert 'symphony_opa_bundle_errors{sidecar="opa-broken"} 2.0' in metrics
     assert 'symphony_opa_bundle_in_step{sidecar="opa-broken"} 0.0' in metrics
     assert (
-        client.post("/opa/status/", data="nope", content_type="application/json").status_code == 400
+        client.post(
+            "/opa/status/", data="nope", content_type="application/json", headers=sidecar
+        ).status_code
+        == 400
     )

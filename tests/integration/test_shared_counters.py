@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.integration.conftest import traffic_policy
+from tests.support.keys import api
 from tests.support.processes import Service, free_port, start_opa, start_proxy, start_redis
 from tests.support.stack import proxy_env
 from tests.support.upstream import UpstreamServer
@@ -60,7 +60,7 @@ def test_two_proxies_admit_exactly_the_cap(tmp_path: Path, redis_server: Service
 
         def call(i: int) -> int:
             target = proxies[i % 2].url
-            response = requests.post(
+            response = api().post(
                 f"{target}/route/execute",
                 json={"task": "qa", "loa": 0, "input": f"n{i}"},
                 timeout=30,
@@ -73,7 +73,7 @@ def test_two_proxies_admit_exactly_the_cap(tmp_path: Path, redis_server: Service
         assert len(upstream.requests_for("alpha")) == CAP
 
         # The count lives in Redis: a restarted proxy still sees the minute's requests.
-        health = requests.get(f"{proxies[0].url}/status/health.json", timeout=5).json()
+        health = api().get(f"{proxies[0].url}/status/health.json", timeout=5).json()
         assert health["counters"] == {"store": "redis", "persistent": True}
         proxies[0].stop()
         env = proxy_env(
@@ -86,18 +86,20 @@ def test_two_proxies_admit_exactly_the_cap(tmp_path: Path, redis_server: Service
             SYMPHONY_BACKGROUND_JOBS="false",
         )
         proxies[0] = start_proxy(logs, env, port=proxies[0].port)
-        metrics = requests.get(f"{proxies[0].url}/metrics", timeout=5).text
+        metrics = api().get(f"{proxies[0].url}/metrics", timeout=5).text
         assert f'symphony_model_rpm{{model="hosted/alpha"}} {float(CAP)}' in metrics
 
         # One kill switch for every proxy on the shared store: set on A, enforced by B.
-        requests.put(
-            f"{proxies[0].url}/controls/kill-switch", json={"on": True}, timeout=5
+        api().put(
+            f"{proxies[0].url}/controls/kill-switch", json={"on": True, "reason": "test"}, timeout=5
         ).raise_for_status()
-        risky = requests.post(
-            f"{proxies[1].url}/route/plan", json={"task": "qa", "loa": 3}, timeout=5
-        ).json()
+        risky = (
+            api()
+            .post(f"{proxies[1].url}/route/plan", json={"task": "qa", "loa": 3}, timeout=5)
+            .json()
+        )
         assert risky["decision"]["denial"] == "kill_switch"
-        state = requests.get(f"{proxies[1].url}/controls/kill-switch", timeout=5).json()
+        state = api().get(f"{proxies[1].url}/controls/kill-switch", timeout=5).json()
         assert state["kill_switch"] is True
     finally:
         for proxy in proxies:

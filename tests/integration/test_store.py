@@ -538,15 +538,20 @@ def test_sidecar_first_reports_racing_leave_one_row(migrated: sa.Engine) -> None
 def test_the_kill_switch_is_shared_by_every_proxy_on_the_store(migrated: sa.Engine) -> None:
     clock = [0.0]
     mine, theirs = SqlControls(migrated), SqlControls(migrated, clock=lambda: clock[0])
-    assert theirs.state() == {"kill_switch": False, "updated_by": None, "updated_at": None}
-    state = mine.set_kill_switch(True, "ops")
+    assert theirs.state() == {
+        "kill_switch": False,
+        "updated_by": None,
+        "updated_at": None,
+        "reason": None,
+    }
+    state = mine.set_kill_switch(True, "ops", "drill")
     assert (state["kill_switch"], state["updated_by"]) == (True, "ops")
     assert mine.kill_switch() is True  # the writer enforces it at once
     assert theirs.kill_switch() is False  # the other proxy's cache is still fresh...
     clock[0] += 0.25
     assert theirs.kill_switch() is True  # ...and expires within ttl_s
     assert datetime.fromisoformat(theirs.state()["updated_at"]).tzinfo is not None
-    mine.set_kill_switch(False, "ops")
+    mine.set_kill_switch(False, "ops", "over")
     assert SqlControls(migrated).state()["kill_switch"] is False
 
 

@@ -36,6 +36,7 @@ from tests.observability.assets import (
 from tests.observability.contract import CONTRACT, OPA_JOB, PROXY_JOB, ContractMetric
 from tests.observability.prometheus_server import PrometheusApi, start_prometheus
 from tests.observability.promql import grafana_to_promql, threshold_operands
+from tests.support.keys import api
 from tests.support.processes import ROOT, Service
 from tests.support.stack import Stack, running_stack
 
@@ -56,22 +57,21 @@ class Observed:
 
 
 def _post(stack: Stack, path: str, body: dict[str, Any]) -> requests.Response:
-    return requests.post(f"{stack.url}{path}", json=body, timeout=30)
+    return api().post(f"{stack.url}{path}", json=body, timeout=30)
 
 
 def _execute(stack: Stack, text: str, stream: bool = False, **context: Any) -> int:
     body = {**QA, **context, "input": text, "stream": stream}
-    with requests.post(f"{stack.url}/route/execute", json=body, timeout=30, stream=True) as r:
+    with api().post(f"{stack.url}/route/execute", json=body, timeout=30, stream=True) as r:
         for _ in r.iter_content(chunk_size=None):
             pass  # read SSE answers to the end, so the execution is complete and observed
         return r.status_code
 
 
 def _kill_switch(stack: Stack, on: bool) -> None:
-    response = requests.put(
+    response = api().put(
         f"{stack.url}/controls/kill-switch",
-        json={"on": on},
-        headers={"X-Symphony-Actor": "test_prometheus_live"},
+        json={"on": on, "reason": "test"},
         timeout=10,
     )
     assert response.status_code == 200, response.text

@@ -14,6 +14,7 @@ from typing import Any
 
 import requests
 
+from tests.support.keys import api
 from tests.support.processes import ROOT, free_port
 
 
@@ -82,7 +83,7 @@ def running_fleet(work: Path, **env: str) -> Iterator[Fleet]:
 
 def active(proxy: str) -> dict[str, Any]:
     """GET /policy on one proxy."""
-    response = requests.get(f"{proxy}/policy", timeout=10)
+    response = api().get(f"{proxy}/policy", timeout=10)
     response.raise_for_status()
     body: dict[str, Any] = response.json()
     return body
@@ -92,17 +93,17 @@ def put_label(proxy: str, label: str, etag: str | None = None) -> requests.Respo
     """PUT the active document with a new version label (a real change: new hash)."""
     current = active(proxy)
     document = {**current["document"], "version": label}
-    return requests.put(
+    return api().put(
         f"{proxy}/policy",
         json=document,
-        headers={"If-Match": etag or current["etag"], "X-Symphony-Actor": "fleet-test"},
+        headers={"If-Match": etag or current["etag"]},
         timeout=30,
     )
 
 
 def decided_revision(proxy: str) -> tuple[int, str | None]:
     """(status, revision named by the decision) of one plan on `proxy`."""
-    response = requests.post(
+    response = api().post(
         f"{proxy}/route/plan?explain=off", json={"task": "qa", "loa": 1}, timeout=10
     )
     body = response.json()

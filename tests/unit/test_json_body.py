@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from app.api.body import json_body
 from app.api.errors import register_error_handlers
+from tests.support.keys import signed_in
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def client() -> FlaskClient:
     def echo() -> dict[str, Any]:
         return {"body": json_body()}
 
-    return app.test_client()
+    return signed_in(app)
 
 
 def post(client: FlaskClient, raw: str) -> tuple[int, dict[str, Any]]:

@@ -1,201 +1,25 @@
-import KeyboardCommandKeyIcon from '@mui/icons-material/KeyboardCommandKey';
 import Box from '@mui/material/Box';
-import Button from '@mui/material/Button';
-import Stack from '@mui/material/Stack';
-import Typography from '@mui/material/Typography';
-import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from 'react';
-import { ArchitectureFigure } from './components/ArchitectureFigure';
-import { CommandPalette, type Command } from './components/CommandPalette';
-import { ConnectionStatus } from './components/ConnectionStatus';
-import { ExplainDrawer } from './components/ExplainDrawer';
-import { KillSwitchControl } from './components/KillSwitchControl';
-import { LiveLog } from './components/LiveLog';
-import { ModelMatrix } from './components/ModelMatrix';
-import { Panel } from './components/Panel';
-import { PolicyEditor } from './components/PolicyEditor';
-import { RunbookPlanner } from './components/RunbookPlanner';
-import { RunOutput } from './components/RunOutput';
-import { fromDecisionMessage, fromPlan, type ExplainView } from './explain';
-import { initialLiveState, liveReducer } from './liveState';
-import type { DecisionMessage } from './types';
-import { useEventSocket } from './useEventSocket';
-import { useKillSwitch } from './useKillSwitch';
-import { usePlanner } from './usePlanner';
+import CircularProgress from '@mui/material/CircularProgress';
+import { Dashboard } from './Dashboard';
+import { LoginScreen } from './components/LoginScreen';
+import { useSession } from './useSession';
 
-const SECTIONS = {
-  matrix: { gridColumn: '1 / -1' },
-  planner: { gridColumn: { xs: '1 / -1', md: 'span 6', lg: 'span 4' } },
-  run: { gridColumn: { xs: '1 / -1', md: 'span 6', lg: 'span 4' } },
-  live: { gridColumn: { xs: '1 / -1', lg: 'span 4' } },
-  policy: { gridColumn: { xs: '1 / -1', lg: 'span 8' } },
-  figure: { gridColumn: { xs: '1 / -1', lg: 'span 4' } },
-} as const;
-
-/** The one-page operator dashboard. */
+/**
+ * The session gate: nothing of the dashboard is rendered or fetched until GET /session (or a
+ * sign-in) names a key, and it all goes (socket included) when the session ends.
+ */
 export function App() {
-  const [live, dispatch] = useReducer(liveReducer, initialLiveState);
-  const connection = useEventSocket(dispatch);
-  const planner = usePlanner();
-  const killSwitch = useKillSwitch(dispatch, live.killSwitch?.kill_switch ?? null);
-  const [explain, setExplain] = useState<ExplainView | null>(null);
-  const [drawerOpen, setDrawerOpen] = useState(false);
-  const [paletteOpen, setPaletteOpen] = useState(false);
-  const policyEditor = useRef<HTMLTextAreaElement>(null);
-
-  const show = useCallback((view: ExplainView | null) => {
-    if (!view) return;
-    setExplain(view);
-    setDrawerOpen(true);
-  }, []);
-
-  const { plan, execute } = planner;
-  const doPlan = useCallback(() => void plan().then(show), [plan, show]);
-  const doExecute = useCallback(() => void execute().then(show), [execute, show]);
-  const doFullTrace = useCallback(() => void plan('full').then(show), [plan, show]);
-  const explainLast = useCallback(() => {
-    if (planner.lastPlan) show(fromPlan(planner.lastPlan, planner.lastMode));
-    else setDrawerOpen(true);
-  }, [planner.lastPlan, planner.lastMode, show]);
-  const explainEvent = useCallback((message: DecisionMessage) => show(fromDecisionMessage(message)), [show]);
-
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent): void => {
-      if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === 'k') {
-        event.preventDefault();
-        setPaletteOpen((open) => !open);
-      }
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, []);
-
-  const commands: Command[] = useMemo(
-    () => [
-      { id: 'plan', label: 'Plan', hint: 'Ask the policy where the planner request would go', run: doPlan },
-      { id: 'execute', label: 'Execute', hint: 'Run the planner request and stream the answer', run: doExecute },
-      { id: 'explain', label: 'Explain last decision', hint: 'Open the Explain Route drawer', run: explainLast },
-      {
-        id: 'kill-switch',
-        label: 'Toggle kill switch',
-        hint: live.killSwitch?.kill_switch ? 'Currently ON: turn it off' : 'Currently off: turn it on',
-        disabled: live.killSwitch === null,
-        run: () => void killSwitch.toggle(),
-      },
-      {
-        id: 'policy',
-        label: 'Focus policy editor',
-        hint: 'Edit, validate and save the policy document',
-        run: () => {
-          const editor = policyEditor.current;
-          editor?.scrollIntoView({ block: 'center' });
-          // The dialog hands focus back to its opener on close; take it after that.
-          setTimeout(() => editor?.focus(), 0);
-        },
-      },
-      {
-        id: 'matrix',
-        label: 'Go to model matrix',
-        hint: 'Scroll to the live model matrix',
-        run: () => document.getElementById('matrix')?.scrollIntoView({ block: 'start' }),
-      },
-    ],
-    [doPlan, doExecute, explainLast, killSwitch, live.killSwitch],
-  );
-
-  return (
-    <Box sx={{ p: { xs: 1.5, md: 2.5 }, maxWidth: 1800, mx: 'auto' }}>
-      <Stack component="header" direction="row" sx={{ alignItems: 'center', gap: 2, flexWrap: 'wrap', mb: 2 }}>
-        <Box>
-          <Typography variant="h1">Symphony</Typography>
-          <Typography variant="caption" sx={{ opacity: 0.7 }}>
-            policy-as-code routing for LLM traffic
-            {live.policyVersion !== null ? ` · policy v${live.policyVersion}` : ''}
-            {live.serverVersion ? ` · server ${live.serverVersion}` : ''}
-          </Typography>
+  const { state, signIn, signOut, refresh } = useSession();
+  switch (state.status) {
+    case 'checking':
+      return (
+        <Box role="status" aria-label="Checking the session" sx={{ minHeight: '100vh', display: 'grid', placeItems: 'center' }}>
+          <CircularProgress />
         </Box>
-        <Box sx={{ flex: 1 }} />
-        <ConnectionStatus connection={connection} />
-        <KillSwitchControl
-          state={live.killSwitch}
-          pending={killSwitch.pending}
-          error={killSwitch.error}
-          onToggle={() => void killSwitch.toggle()}
-        />
-        <Button
-          variant="outlined"
-          size="small"
-          startIcon={<KeyboardCommandKeyIcon />}
-          onClick={() => setPaletteOpen(true)}
-          aria-keyshortcuts="Control+K"
-        >
-          Commands (Ctrl+K)
-        </Button>
-      </Stack>
-
-      <Box component="main" sx={{ display: 'grid', gridTemplateColumns: 'repeat(12, minmax(0, 1fr))', gap: 2 }}>
-        <Box sx={SECTIONS.matrix}>
-          <Panel
-            id="matrix"
-            title="Model matrix"
-            actions={
-              <Typography variant="caption" sx={{ opacity: 0.7 }} data-stats-at={live.statsAt ?? ''}>
-                {live.statsAt ? `updated ${new Date(live.statsAt).toLocaleTimeString([], { hour12: false })}` : 'waiting for stats'}
-                {connection.state !== 'open' && live.statsAt ? ' · stale while disconnected' : ''}
-              </Typography>
-            }
-          >
-            <ModelMatrix rows={live.models} loading={live.statsAt === null && connection.state === 'connecting'} />
-          </Panel>
-        </Box>
-        <Box sx={SECTIONS.planner}>
-          <Panel id="planner" title="Runbook planner">
-            <RunbookPlanner
-              form={planner.form}
-              onChange={planner.setForm}
-              busy={planner.busy}
-              lastPlan={planner.lastPlan}
-              onPlan={doPlan}
-              onExecute={doExecute}
-              onCancel={planner.cancel}
-              onExplain={explainLast}
-            />
-          </Panel>
-        </Box>
-        <Box sx={SECTIONS.run}>
-          <Panel id="run" title="Run output">
-            <RunOutput
-              output={planner.output}
-              running={planner.busy === 'execute'}
-              summary={planner.summary}
-              failure={planner.failure}
-            />
-          </Panel>
-        </Box>
-        <Box sx={SECTIONS.live}>
-          <Panel id="live" title="Live decisions & alerts">
-            <LiveLog feed={live.feed} onSelectDecision={explainEvent} />
-          </Panel>
-        </Box>
-        <Box sx={SECTIONS.policy}>
-          <Panel id="policy" title="Policy">
-            <PolicyEditor editorRef={policyEditor} announcedVersion={live.policyVersion} />
-          </Panel>
-        </Box>
-        <Box sx={SECTIONS.figure}>
-          <Panel id="architecture" title="Architecture">
-            <ArchitectureFigure />
-          </Panel>
-        </Box>
-      </Box>
-
-      <ExplainDrawer
-        view={explain}
-        open={drawerOpen}
-        onClose={() => setDrawerOpen(false)}
-        onFullTrace={explain?.source === 'plan' ? doFullTrace : undefined}
-        fullTraceBusy={planner.busy === 'trace'}
-      />
-      <CommandPalette open={paletteOpen} onClose={() => setPaletteOpen(false)} commands={commands} />
-    </Box>
-  );
+      );
+    case 'signed-out':
+      return <LoginScreen notice={state.notice} onSignIn={signIn} />;
+    case 'signed-in':
+      return <Dashboard session={state.session} onSignOut={signOut} verifySession={refresh} />;
+  }
 }

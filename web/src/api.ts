@@ -80,14 +80,13 @@ export function onUnauthenticated(listener: UnauthenticatedListener): () => void
   };
 }
 
-/** The error for a non-2xx answer; a 401 outside /session also ends the session here. */
+/** The error for a non-2xx answer; a 401 voids the token and, outside /session, ends the session. */
 async function rejection(path: string, response: Response): Promise<ApiError> {
   const error = await errorFrom(response);
+  if (response.status !== 401) return error;
+  csrfToken = null;
   // /session answers its own 401s (a wrong key, nobody signed in yet) to the caller that asked.
-  if (response.status === 401 && !path.startsWith('/session')) {
-    csrfToken = null;
-    for (const listener of [...unauthenticatedListeners]) listener(error);
-  }
+  if (!path.startsWith('/session')) for (const listener of [...unauthenticatedListeners]) listener(error);
   return error;
 }
 

@@ -31,8 +31,9 @@ export interface Session {
   name: string;
   roles: Role[];
   team: string | null;
-  csrf_token: string;
-  expires_at: string;
+  /** Null only when GET /session identifies a bearer key rather than a session (never the dashboard's case). */
+  csrf_token: string | null;
+  expires_at: string | null;
 }
 
 export interface RouteRequest {

@@ -60,13 +60,9 @@ export function useSession(): SessionControls {
 
   useEffect(
     () =>
-      onUnauthenticated((error) =>
+      onUnauthenticated(() =>
         // Only a live session ends here: a late answer to a call made before signing out changes nothing.
-        setState((previous) =>
-          previous.status === 'signed-in'
-            ? { status: 'signed-out', notice: error.body.message ? `${ENDED} (${error.body.message})` : ENDED }
-            : previous,
-        ),
+        setState((previous) => (previous.status === 'signed-in' ? { status: 'signed-out', notice: ENDED } : previous)),
       ),
     [],
   );

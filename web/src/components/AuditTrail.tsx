@@ -187,13 +187,12 @@ export function AuditTrail({ virtualize = true }: AuditTrailProps) {
         </Button>
       </Stack>
       {failure && <ErrorNotice status={failure.status} body={failure.body} />}
-      <Box sx={{ display: 'flex', flexDirection: 'column', height: virtualize ? 420 : undefined, minWidth: 0 }}>
+      <Box sx={{ display: 'flex', flexDirection: 'column', height: 420, minWidth: 0 }}>
         <DataGrid
           aria-label="Audit events"
           rows={events}
           columns={columns}
           density="compact"
-          autoHeight={!virtualize}
           loading={loading === 'first'}
           hideFooter
           disableRowSelectionOnClick

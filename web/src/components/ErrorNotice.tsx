@@ -20,6 +20,11 @@ export function ErrorNotice({ status, body, consequence }: ErrorNoticeProps) {
         <code>{body.error}</code>
       </AlertTitle>
       {body.message && <Box component="p" sx={{ m: 0 }}>{body.message}</Box>}
+      {body.required_role && (
+        <Box component="p" sx={{ m: 0 }} data-required-role={body.required_role}>
+          This needs the <code>{body.required_role}</code> role, which the signed-in key lacks.
+        </Box>
+      )}
       {errors.length > 0 && (
         <Box component="ul" aria-label="Field errors" sx={{ my: 0.5, pl: 2.5 }}>
           {errors.map((error) => (

@@ -44,13 +44,12 @@ function DialogBody({ target, pending, failure, onConfirm, onCancel }: KillSwitc
         <DialogContentText id="kill-switch-dialog-consequence">{CONSEQUENCE[target ? 'on' : 'off']}</DialogContentText>
         <TextField
           autoFocus
-          required
           fullWidth
           label="Reason"
           value={reason}
           onChange={(event) => setReason(event.target.value)}
           helperText={`Recorded in the audit trail under your name (${reason.length}/${REASON_MAX})`}
-          slotProps={{ htmlInput: { maxLength: REASON_MAX } }}
+          slotProps={{ htmlInput: { maxLength: REASON_MAX, required: true } }}
         />
         {failure && (
           <ErrorNotice status={failure.status} body={failure.body} consequence="The kill switch was not changed." />

@@ -55,10 +55,11 @@ export function LoginScreen({ notice, onSignIn }: LoginScreenProps) {
         >
           <TextField
             autoFocus
-            required
             type="password"
             label="API key"
             autoComplete="current-password"
+            // Required on the input, without the label's asterisk: its accessible name stays "API key".
+            slotProps={{ htmlInput: { required: true } }}
             value={key}
             onChange={(event) => setKey(event.target.value)}
             disabled={pending}

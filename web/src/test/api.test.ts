@@ -1,7 +1,24 @@
 // @vitest-environment node
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, PolicyConflict, PreconditionRequired, executeRoute, fetchPolicy, savePolicy } from '../api';
-import { conflictBody, policyV3, policyV4 } from './fixtures';
+import {
+  ApiError,
+  PolicyConflict,
+  PreconditionRequired,
+  createKey,
+  executeRoute,
+  fetchAudit,
+  fetchKillSwitch,
+  fetchPolicy,
+  fetchSession,
+  onUnauthenticated,
+  planRoute,
+  revokeKey,
+  savePolicy,
+  setKillSwitch,
+  signIn,
+  signOut,
+} from '../api';
+import { EFFECTIVE, conflictBody, policyV3, policyV4, session } from './fixtures';
 
 const summary = {
   audit_id: 'run_01',
@@ -103,14 +120,15 @@ describe('fetchPolicy', () => {
 });
 
 describe('savePolicy', () => {
-  it('sends the etag it was given as If-Match, with the actor, and returns the new revision', async () => {
+  it('sends the etag it was given as If-Match and returns the new revision', async () => {
     const fetchMock = vi.fn().mockResolvedValue(json(200, policyV4));
     vi.stubGlobal('fetch', fetchMock);
     const saved = await savePolicy(policyV4.document, policyV3.etag);
     const [url, init] = fetchMock.mock.calls[0] as [string, RequestInit];
     expect(url).toBe('/policy');
     expect(init.method).toBe('PUT');
-    expect(init.headers).toMatchObject({ 'If-Match': '"r3-e49d63b2a8a78f04"', 'X-Symphony-Actor': 'dashboard' });
+    expect(init.headers).toMatchObject({ 'If-Match': '"r3-e49d63b2a8a78f04"' });
+    expect(init.headers).not.toHaveProperty('X-Symphony-Actor');
     expect(saved.etag).toBe(policyV4.etag);
   });
 
@@ -168,5 +186,114 @@ describe('savePolicy', () => {
     vi.stubGlobal('fetch', vi.fn().mockResolvedValue(new Response('<html>bad gateway</html>', { status: 502, statusText: 'Bad Gateway' })));
     const failure = (await savePolicy({}, policyV3.etag).catch((e: unknown) => e)) as ApiError;
     expect(failure.body).toEqual({ error: 'http_502', message: '502 Bad Gateway' });
+  });
+});
+
+describe('the session on every call', () => {
+  const signedIn = session('ops-bot', EFFECTIVE.admin);
+
+  /** Sign in through a stubbed POST /session, then answer every later call with `answer`. */
+  async function withSession(answer: () => Response): Promise<ReturnType<typeof vi.fn>> {
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(json(200, signedIn)));
+    await signIn('sk-secret');
+    const fetchMock = vi.fn().mockImplementation(() => Promise.resolve(answer()));
+    vi.stubGlobal('fetch', fetchMock);
+    return fetchMock;
+  }
+
+  function sent(fetchMock: ReturnType<typeof vi.fn>): { url: string; init: RequestInit; headers: Record<string, string> }[] {
+    return (fetchMock.mock.calls as [string, RequestInit][]).map(([url, init]) => ({
+      url,
+      init,
+      headers: init.headers as Record<string, string>,
+    }));
+  }
+
+  afterEach(async () => {
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(new Response(null, { status: 204 })));
+    await signOut();
+  });
+
+  it('sends the CSRF token on every state-changing call, never X-Symphony-Actor, and the cookie always', async () => {
+    const fetchMock = await withSession(() => json(200, { ...policyV4, kill_switch: true, keys: [], events: [], next_before: null }));
+    await savePolicy({}, policyV3.etag);
+    await setKillSwitch(true, 'incident 42');
+    await planRoute({ task: 'qa', loa: 1 });
+    await createKey({ name: 'ci', roles: ['client'] });
+    await revokeKey('k 1');
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(json(200, summary)));
+    await executeRoute({ task: 'qa', loa: 1, stream: false }, { onChunk: () => undefined });
+    const execute = sent(vi.mocked(fetch))[0];
+
+    const changes = [...sent(fetchMock), ...(execute ? [execute] : [])];
+    expect(changes.map((call) => `${call.init.method} ${call.url}`)).toEqual([
+      'PUT /policy',
+      'PUT /controls/kill-switch',
+      'POST /route/plan',
+      'POST /keys',
+      'DELETE /keys/k%201',
+      'POST /route/execute',
+    ]);
+    for (const call of changes) {
+      expect(call.headers['X-CSRF-Token']).toBe('csrf-of-ops-bot');
+      expect(call.headers).not.toHaveProperty('X-Symphony-Actor');
+      expect(call.init.credentials).toBe('same-origin');
+    }
+  });
+
+  it('sends no CSRF token on reads', async () => {
+    const fetchMock = await withSession(() => json(200, { kill_switch: false, events: [], next_before: null }));
+    await fetchKillSwitch();
+    await fetchAudit({ actor: 'alice' });
+    for (const call of sent(fetchMock)) {
+      expect(call.headers).not.toHaveProperty('X-CSRF-Token');
+      expect(call.init.credentials).toBe('same-origin');
+    }
+  });
+
+  it('sends the kill switch reason and reads the state under either name of the flag', async () => {
+    const fetchMock = await withSession(() => json(200, { on: true, updated_by: 'ops-bot', updated_at: 't', reason: 'drill' }));
+    const state = await setKillSwitch(true, 'drill');
+    expect(JSON.parse(sent(fetchMock)[0]?.init.body as string)).toEqual({ on: true, reason: 'drill' });
+    expect(state).toEqual({ kill_switch: true, updated_by: 'ops-bot', updated_at: 't', reason: 'drill' });
+  });
+
+  it('leaves empty audit filters out of the query', async () => {
+    const fetchMock = await withSession(() => json(200, { events: [], next_before: null }));
+    await fetchAudit({ actor: '', kind: 'kill_switch', before: 41 });
+    await fetchAudit();
+    expect(sent(fetchMock).map((call) => call.url)).toEqual(['/audit?kind=kill_switch&before=41', '/audit']);
+  });
+
+  it('forgets the token once signed out', async () => {
+    await withSession(() => json(200, {}));
+    vi.stubGlobal('fetch', vi.fn().mockResolvedValue(new Response(null, { status: 204 })));
+    await signOut();
+    const fetchMock = vi.fn().mockResolvedValue(json(200, { on: false }));
+    vi.stubGlobal('fetch', fetchMock);
+    await setKillSwitch(false, 'done');
+    expect(sent(fetchMock)[0]?.headers).not.toHaveProperty('X-CSRF-Token');
+  });
+
+  it('tells the listeners about a 401 anywhere but /session', async () => {
+    const heard: string[] = [];
+    const stop = onUnauthenticated((error) => heard.push(error.body.error));
+    await withSession(() => json(401, { error: 'unauthenticated', message: 'session expired' }));
+    const failure = await fetchKillSwitch().catch((exc: unknown) => exc);
+    expect(failure).toBeInstanceOf(ApiError);
+    expect((failure as ApiError).status).toBe(401);
+    expect(heard).toEqual(['unauthenticated']);
+
+    await fetchSession().catch(() => undefined);
+    await signIn('sk-wrong').catch(() => undefined);
+    expect(heard).toEqual(['unauthenticated']);
+    stop();
+  });
+
+  it('names the missing role of a 403 in its message', async () => {
+    await withSession(() => json(403, { error: 'forbidden', message: 'not allowed', required_role: 'governor' }));
+    const failure = (await savePolicy({}, policyV3.etag).catch((exc: unknown) => exc)) as ApiError;
+    expect(failure.status).toBe(403);
+    expect(failure.message).toBe('not allowed (needs the governor role)');
   });
 });

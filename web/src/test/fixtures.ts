@@ -1,4 +1,4 @@
-import type { ApiErrorBody, ModelStat, PlanResponse, PolicyResponse } from '../types';
+import type { ApiErrorBody, ApiKey, AuditEvent, ModelStat, PlanResponse, PolicyResponse, Role, Session } from '../types';
 
 export const plan: PlanResponse = {
   decision: {
@@ -95,5 +95,48 @@ export function conflictBody(sent: string, active: PolicyResponse): ApiErrorBody
       updated_by: active.updated_by ?? null,
       updated_at: active.updated_at ?? null,
     },
+  };
+}
+
+/** A session as GET/POST /session answer it; `roles` are the effective ones, as the server sends them. */
+export function session(name: string, roles: Role[], team: string | null = null): Session {
+  return { name, roles, team, csrf_token: `csrf-of-${name}`, expires_at: '2026-11-25T18:00:00Z' };
+}
+
+/** The effective roles of each role a key can be given. */
+export const EFFECTIVE: Record<Role, Role[]> = {
+  client: ['client'],
+  operator: ['operator'],
+  governor: ['governor', 'operator'],
+  admin: ['admin', 'governor', 'operator', 'client'],
+};
+
+export function auditEvent(id: number, overrides: Partial<AuditEvent> = {}): AuditEvent {
+  return {
+    id,
+    at: `2026-11-25T10:${String(id % 60).padStart(2, '0')}:00Z`,
+    actor: 'alice',
+    kind: 'policy.revision',
+    subject: `policy r${id}`,
+    request_id: `req-${id}`,
+    before_hash: 'e49d63b2a8a78f048bafc4b4590029603a5a4165ee8bf98af15d62f24cd83479',
+    after_hash: 'a2ec8adac7fd24b4b7a8edd89d06990579f6123f5724a14b47ee4bddfb2ba572',
+    detail: {},
+    ...overrides,
+  };
+}
+
+export function apiKey(id: string, name: string, roles: Role[], overrides: Partial<ApiKey> = {}): ApiKey {
+  return {
+    id,
+    name,
+    roles,
+    team: null,
+    created_at: '2026-11-20T09:00:00Z',
+    last_used_at: null,
+    expires_at: null,
+    revoked_at: null,
+    created_by: 'root',
+    ...overrides,
   };
 }

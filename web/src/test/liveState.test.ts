@@ -36,10 +36,23 @@ describe('liveReducer', () => {
   it('replaces the rows on model_stats and follows the kill switch', () => {
     let state = liveReducer(initialLiveState, { type: 'model_stats', at: 't1', models: [stat({ id: 'a' })] });
     state = liveReducer(state, { type: 'hello', version: '0.1.0', policy_version: 4, kill_switch: false });
-    state = liveReducer(state, { type: 'kill_switch', kill_switch: true, updated_by: 'ops', updated_at: 't2' });
+    state = liveReducer(state, { type: 'kill_switch', kill_switch: true, updated_by: 'ops', updated_at: 't2', reason: 'incident 42' });
     expect(state.models.map((m) => m.id)).toEqual(['a']);
     expect(state.policyVersion).toBe(4);
-    expect(state.killSwitch).toEqual({ kill_switch: true, updated_by: 'ops', updated_at: 't2' });
+    expect(state.killSwitch).toEqual({ kill_switch: true, updated_by: 'ops', updated_at: 't2', reason: 'incident 42' });
+  });
+
+  it('reads the kill switch under either name of the flag', () => {
+    const state = liveReducer(initialLiveState, { type: 'kill_switch', on: true, updated_by: 'ops', updated_at: 't' });
+    expect(state.killSwitch).toEqual({ kill_switch: true, updated_by: 'ops', updated_at: 't', reason: null });
+  });
+
+  it('keeps who set the kill switch across a reconnect only while it has not moved', () => {
+    const set = liveReducer(initialLiveState, { type: 'kill_switch', kill_switch: true, updated_by: 'ops', updated_at: 't', reason: 'drill' });
+    const same = liveReducer(set, { type: 'hello', version: '0.1.0', policy_version: 4, kill_switch: true });
+    expect(same.killSwitch).toEqual(set.killSwitch);
+    const moved = liveReducer(set, { type: 'hello', version: '0.1.0', policy_version: 4, kill_switch: false });
+    expect(moved.killSwitch).toEqual({ kill_switch: false, updated_by: null, updated_at: null, reason: null });
   });
 });
 
