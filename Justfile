@@ -67,15 +67,16 @@ lint:
     {{bin}}/ruff check .
     {{bin}}/ruff format --check .
     {{bin}}/mypy
-    {{opa}} fmt --fail --list policy/ deploy/opa/authz/
-    {{opa}} check --strict policy/rego policy/tests deploy/opa/authz
-    {{regal}} lint policy/ deploy/opa/authz/
+    {{opa}} fmt --fail --list policy/ deploy/opa/authz/ deploy/opa/logmask/
+    {{opa}} check --strict policy/rego policy/tests deploy/opa/authz deploy/opa/logmask
+    {{regal}} lint policy/ deploy/opa/authz/ deploy/opa/logmask/
 
-# Rego unit tests with the coverage threshold (95%): the router and the OPA API lock-down.
+# Rego unit tests with the coverage threshold (95%): the router, the OPA API lock-down and the
+# decision-log mask.
 opa-test:
-    {{opa}} test policy/rego policy/tests deploy/opa/authz --coverage --threshold 95 --format json \
+    {{opa}} test policy/rego policy/tests deploy/opa/authz deploy/opa/logmask --coverage --threshold 95 --format json \
       | python3 -c 'import json,sys; print("rego coverage: %.2f%%" % json.load(sys.stdin)["coverage"])'
-    {{opa}} test policy/rego policy/tests deploy/opa/authz
+    {{opa}} test policy/rego policy/tests deploy/opa/authz deploy/opa/logmask
 
 # Dashboard component tests (Vitest) and type check.
 web-test:

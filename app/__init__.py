@@ -28,16 +28,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.api.access import AccessControl, check_route_roles, declare
     from app.api.client_limits import limit_clients
     from app.api.errors import register_error_handlers
-    from app.bootstrap import build_services
+    from app.bootstrap import build_services, redactor_for
     from app.core.identity import Role
     from app.events import register_events
     from app.jobs import start_jobs
+    from app.logs import configure_logging, env_line_max
 
     app = Flask(__name__, static_folder=None)
     config = dict(test_config or {})
     settings = config.pop("SETTINGS", None) or Settings.from_env(os.environ)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.config.update(config)
+    # One logging configuration: JSON lines, capped, redacted (before anything logs).
+    configure_logging(line_max=env_line_max(os.environ), redact=redactor_for(settings).redact)
     services = build_services(settings)
     app.extensions["symphony"] = services
     register_error_handlers(app)

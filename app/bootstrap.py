@@ -30,8 +30,8 @@ from app.core.latency import LatencyBook
 from app.core.policy_document import PolicyValidator
 from app.core.policy_service import PolicyService
 from app.core.policy_view import ModelSpec
-from app.core.redaction import Redactor
 from app.core.ports import Controls
+from app.core.redaction import Redactor
 from app.core.route_request import RouteRequestParser
 from app.core.router import ModelHealth, Router
 from app.core.validation import SchemaChecker
@@ -151,6 +151,12 @@ def bootstrap_keys(identities: Identities, settings: Settings, database: sa.Engi
             _write_secret(path, key)
 
 
+def redactor_for(settings: Settings) -> Redactor:
+    """The redactor for everything that leaves the process: detectors plus this proxy's own
+    secrets (the gateway, admin and sidecar keys), wherever they are echoed."""
+    return Redactor([settings.gateway_key, settings.admin_key, settings.sidecar_key])
+
+
 def build_services(settings: Settings) -> Services:
     """Wire adapters, migrate the store and make sure a policy revision is active."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -179,7 +185,8 @@ def build_services(settings: Settings) -> Services:
     controls.import_file(settings.data_dir / "controls.json")
     health = ModelHealth()
     metrics = SymphonyMetrics()
-    bus = EventBus()
+    redactor = redactor_for(settings)
+    bus = EventBus(redactor.redact_value)
     latencies = LatencyBook()
     telemetry = LiveTelemetry(metrics, bus, latencies)
     router = Router(
@@ -194,8 +201,6 @@ def build_services(settings: Settings) -> Services:
     gateway = HttpGateway(
         settings.gateway_key, settings.gateway_connect_timeout_s, settings.gateway_read_timeout_s
     )
-    # Whatever the gateway key, admin or sidecar key echoes into must not leave the process.
-    redactor = Redactor([settings.gateway_key, settings.admin_key, settings.sidecar_key])
     executor = Executor(
         router,
         counters,
@@ -233,7 +238,9 @@ def build_services(settings: Settings) -> Services:
         controls=controls,
         health=health,
         router=router,
-        requests=RouteRequestParser(_schema(settings.schemas_dir, "route-request.schema.json")),
+        requests=RouteRequestParser(
+            _schema(settings.schemas_dir, "route-request.schema.json"), redactor.redact
+        ),
         chat_schema=SchemaChecker(_schema(settings.schemas_dir, "chat-completions.schema.json")),
         gateway=gateway,
         reports=reports,

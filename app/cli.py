@@ -68,9 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else None
         )
         try:
-            record, key = identities.create(
-                args.name, args.role, actor, None, args.team, expires
-            )
+            record, key = identities.create(args.name, args.role, actor, None, args.team, expires)
         except KeyRejected as exc:
             print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
             return 2

@@ -10,6 +10,7 @@ import contextlib
 import json
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -23,9 +24,14 @@ PING_EVERY_S = 15.0
 
 
 class EventBus:
-    """Fan-out of JSON messages (each with a `type`) to every connected client."""
+    """Fan-out of JSON messages (each with a `type`) to every connected client.
 
-    def __init__(self) -> None:
+    Every string in a message goes through `redact` first (upstream error text, model names
+    and reasons can carry what a client sent); with no client connected nothing is done.
+    """
+
+    def __init__(self, redact: Callable[[Any], Any] | None = None) -> None:
+        self._redact = redact
         self._lock = threading.Lock()
         self._clients: set[queue.Queue[str]] = set()
 
@@ -41,6 +47,10 @@ class EventBus:
         with self._lock:
             self._clients.discard(inbox)
 
+    def redact(self, message: Any) -> Any:
+        """`message` with every string redacted (unchanged when no redactor is set)."""
+        return self._redact(message) if self._redact is not None else message
+
     @property
     def client_count(self) -> int:
         """Connected clients."""
@@ -49,9 +59,13 @@ class EventBus:
 
     def publish(self, message: dict[str, Any]) -> None:
         """Queue `message` for every client, dropping a full client's oldest message."""
-        text = json.dumps(message, separators=(",", ":"), default=str)
         with self._lock:
             clients = list(self._clients)
+        if not clients:
+            return
+        if self._redact is not None:
+            message = self._redact(message)
+        text = json.dumps(message, separators=(",", ":"), default=str)
         for inbox in clients:
             while True:
                 try:
@@ -73,7 +87,7 @@ def register_events(app: Flask, bus: EventBus, hello: Any) -> None:
     def events(ws: Any) -> None:
         inbox = bus.subscribe()
         try:
-            ws.send(json.dumps(hello(), default=str))
+            ws.send(json.dumps(bus.redact(hello()), default=str))
             while ws.connected:
                 try:
                     text = inbox.get(timeout=PING_EVERY_S)

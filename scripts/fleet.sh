@@ -6,9 +6,12 @@
 #   sidecars FLEET_OPA_PORTS="8191 8192 8193"     (fleet-opa-a, -b, -c)
 #   Redis    FLEET_REDIS_PORT=6389
 #   Postgres FLEET_PG_PORT=5439 (database symphony, user symphony, trust on 127.0.0.1)
-# State lives in FLEET_DIR (default .run/fleet): logs, pidfiles, sidecar bundle caches;
-# PostgreSQL's cluster in FLEET_PG_DIR (default /tmp/symphony-fleet-pg-$FLEET_PG_PORT, a path
-# the postgres user can reach: PostgreSQL refuses to run as root).
+# State lives in FLEET_DIR (default .run/fleet): logs (JSON lines through the log sink, see
+# docs/logs.md), pidfiles, sidecar bundle caches, and the fleet's keys, made on the first `up`
+# (mode 0600): admin.key (SYMPHONY_ADMIN_KEY of every proxy) and sidecar.key
+# (SYMPHONY_SIDECAR_KEY of every proxy and sidecar). PostgreSQL's cluster is in FLEET_PG_DIR
+# (default /tmp/symphony-fleet-pg-$FLEET_PG_PORT, a path the postgres user can reach:
+# PostgreSQL refuses to run as root), its log in server.log there.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -25,8 +28,8 @@ database_url="postgresql://symphony@127.0.0.1:$pg_port/symphony"
 
 pg_bin() {
   local found
-  found="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-  [ -n "$found" ] || { echo "error: PostgreSQL is not installed; run: bash scripts/bootstrap.sh setup" >&2; exit 1; }
+  found="$(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+  [ -d "$found" ] || { echo "error: PostgreSQL is not installed; run: bash scripts/bootstrap.sh setup" >&2; exit 1; }
   echo "$found"
 }
 
@@ -67,23 +70,44 @@ pg_down() {
 
 redis_answers() { redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG; }
 
+# The fleet's key NAME (admin, sidecar), made once: sym_ and 43 URL-safe characters.
+fleet_key() {
+  local file="$service_run_dir/$1.key"
+  if [ ! -s "$file" ]; then
+    (
+      umask 077
+      .venv/bin/python -c 'import secrets; print("sym_" + secrets.token_urlsafe(32))' >"$file.new"
+      mv "$file.new" "$file"
+    )
+  fi
+  cat "$file"
+}
+
 up() {
   mkdir -p "$service_run_dir"
+  local admin_key sidecar_key
+  admin_key="$(fleet_key admin)"
+  sidecar_key="$(fleet_key sidecar)"
   pg_up
   service_start fleet-redis redis_answers 10 -- redis-server --port "$redis_port" \
     --bind 127.0.0.1 --save "" --appendonly no
   for i in 0 1 2; do
     local name="${names[$i]}" port="${proxy_ports[$i]}" opa="${opa_ports[$i]}"
-    proxy_answers() { curl -sS "http://127.0.0.1:$port/policy" >/dev/null 2>&1; }
-    SYMPHONY_DATABASE_URL="$database_url" \
+    # Any HTTP answer will do: health is 503 until the sidecar, started next, has the bundle.
+    proxy_answers() {
+      curl -sS --max-time 5 -o /dev/null "http://127.0.0.1:$port/status/health.json" 2>/dev/null
+    }
+    SYMPHONY_ADMIN_KEY="$admin_key" SYMPHONY_SIDECAR_KEY="$sidecar_key" \
+      SYMPHONY_DATABASE_URL="$database_url" \
       SYMPHONY_REDIS_URL="redis://127.0.0.1:$redis_port/0" \
       SYMPHONY_OPA_URL="http://127.0.0.1:$opa" \
       SYMPHONY_DATA_DIR="$service_run_dir/proxy-$name" \
       SYMPHONY_BIND="127.0.0.1:$port" \
       service_start "fleet-proxy-$name" proxy_answers 60 -- .venv/bin/gunicorn --workers 1 \
       --threads "${SYMPHONY_THREADS:-16}" --bind "127.0.0.1:$port" --graceful-timeout 5 \
-      --no-control-socket "app:create_app()"
-    SYMPHONY_OPA_NAME="fleet-opa-$name" SYMPHONY_OPA_ADDR="127.0.0.1:$opa" \
+      --no-control-socket --logger-class app.logs.GunicornLogger "app:create_app()"
+    SYMPHONY_SIDECAR_KEY="$sidecar_key" \
+      SYMPHONY_OPA_NAME="fleet-opa-$name" SYMPHONY_OPA_ADDR="127.0.0.1:$opa" \
       SYMPHONY_BUNDLE_URL="http://127.0.0.1:$port" bash deploy/opa/start.sh start
   done
   for i in 0 1 2; do
@@ -96,6 +120,7 @@ Symphony fleet is up (store: $database_url, counters: redis://127.0.0.1:$redis_p
   proxy a  http://127.0.0.1:${proxy_ports[0]}   sidecar fleet-opa-a  http://127.0.0.1:${opa_ports[0]}
   proxy b  http://127.0.0.1:${proxy_ports[1]}   sidecar fleet-opa-b  http://127.0.0.1:${opa_ports[1]}
   proxy c  http://127.0.0.1:${proxy_ports[2]}   sidecar fleet-opa-c  http://127.0.0.1:${opa_ports[2]}
+  admin key  $service_run_dir/admin.key   (curl -H "Authorization: Bearer \$(cat $service_run_dir/admin.key)" ...)
   logs     $service_run_dir/*.log          stop with: .venv/bin/just fleet-down
 MSG
 }

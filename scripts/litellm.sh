@@ -3,14 +3,14 @@
 # on 127.0.0.1:${SYMPHONY_LITELLM_PORT:-4000} with deploy/litellm/config.yaml (or
 # $SYMPHONY_LITELLM_CONFIG). Needs LITELLM_MASTER_KEY (sk-...). Runs offline: LiteLLM's remote
 # catalogues (cost map, blog posts, header configs, templates) come from its bundled copies.
-# Log and pidfile under .run/ (git-ignored). Starting a running proxy is a no-op.
+# Log (.run/litellm.log, JSON lines through the log sink; docs/logs.md) and pidfile under
+# .run/ (git-ignored; SYMPHONY_RUN_DIR moves it). Starting a running proxy is a no-op.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.tools/litellm-venv"
-run="$root/.run"
-log="$run/litellm.log"
 # shellcheck source=lib/service.sh
 source "$root/scripts/lib/service.sh"
+log="$service_run_dir/litellm.log"
 host="127.0.0.1"
 port="${SYMPHONY_LITELLM_PORT:-4000}"
 config="${SYMPHONY_LITELLM_CONFIG:-$root/deploy/litellm/config.yaml}"
@@ -50,7 +50,7 @@ start() {
   [ -f "$config" ] || { echo "error: config not found: $config" >&2; exit 1; }
   service_start litellm alive "${SYMPHONY_LITELLM_START_TIMEOUT:-120}" -- \
     "$venv/bin/litellm" --config "$config" --host "$host" --port "$port"
-  echo "litellm up (pid $(cat "$run/litellm.pid")) at $url/v1 with ${config#"$root"/}"
+  echo "litellm up (pid $(cat "$service_run_dir/litellm.pid")) at $url/v1 with ${config#"$root"/} (log: $log)"
 }
 
 status() {

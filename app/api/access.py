@@ -138,8 +138,9 @@ class AccessControl:
             self._metrics.auth_failed("origin")
             return json_error(403, "origin_not_allowed", f"origin {origin[:200]} is not allowed")
         response = Response(status=204)
-        rule = request.url_rule
-        methods = sorted((rule.methods or set()) - {"HEAD"}) if rule else []
+        # Every method of every route on this path (OPTIONS matched only the first one).
+        adapter = current_app.url_map.bind_to_environ(request.environ)
+        methods = sorted(set(adapter.allowed_methods()) - {"HEAD"})
         response.headers["Access-Control-Allow-Methods"] = ", ".join(methods)
         response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
         response.headers["Access-Control-Max-Age"] = "600"

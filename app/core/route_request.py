@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,8 +72,14 @@ def estimate_tokens(messages: tuple[Message, ...]) -> int:
 class RouteRequestParser:
     """Validates bodies against schemas/route-request.schema.json and builds RouteRequests."""
 
-    def __init__(self, schema: dict[str, Any]) -> None:
+    def __init__(self, schema: dict[str, Any], redact: Callable[[str], str] = str) -> None:
         self._checker = SchemaChecker(schema)
+        # A requested model name is free text the client chose: anything personal or secret
+        # in it is masked here, before the policy, its decision log, records or events see it.
+        self._redact = redact
+
+    def _model(self, name: str) -> str:
+        return name if name == "auto" else self._redact(name)
 
     def parse(self, body: Any, client: Mapping[str, Any] | None = None) -> RouteRequest:
         """Return the request or raise InvalidRequest naming every bad field."""
@@ -97,7 +103,7 @@ class RouteRequestParser:
             max_output_tokens=body.get("max_output_tokens", DEFAULT_MAX_OUTPUT_TOKENS),
             temperature=body.get("temperature"),
             stream=body.get("stream"),
-            model=body.get("model", "auto"),
+            model=self._model(body.get("model", "auto")),
             messages=messages,
             client=client,
         )

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # start|stop for the OPA sidecar on ${SYMPHONY_OPA_ADDR:-127.0.0.1:8181}. It pulls its policy
 # as a bundle from the proxy at ${SYMPHONY_BUNDLE_URL:-http://$SYMPHONY_BIND} (long polling),
-# keeps the last bundle in .run/<name>-persist for restarts, and refuses every REST write
-# (deploy/opa/authz). Decision logs go to the console, i.e. .run/<name>.log (appended).
+# authenticated with the sidecar key (SYMPHONY_SIDECAR_KEY, else the file the proxy wrote:
+# ${SYMPHONY_DATA_DIR:-.data}/sidecar.key), keeps the last bundle in .run/<name>-persist for
+# restarts, and refuses every REST write (deploy/opa/authz). Decision logs go to the console,
+# masked and filtered by deploy/opa/logmask, i.e. to .run/<name>.log through the log sink
+# (appended, capped, rotated; docs/logs.md).
 # `start` waits until OPA answers; `ready` also waits until the bundle is activated.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -16,8 +19,23 @@ bundle_url="${SYMPHONY_BUNDLE_URL:-http://${SYMPHONY_BIND:-127.0.0.1:8787}}"
 healthy() { curl -fsS "http://$addr/health" >/dev/null 2>&1; }
 activated() { curl -fsS "http://$addr/health?bundles" >/dev/null 2>&1; }
 
+# deploy/opa/config.yaml reads the key as ${SYMPHONY_SIDECAR_KEY}; OPA substitutes it.
+export_sidecar_key() {
+  local file="${SYMPHONY_DATA_DIR:-$root/.data}/sidecar.key"
+  if [ -z "${SYMPHONY_SIDECAR_KEY:-}" ] && [ -s "$file" ]; then
+    SYMPHONY_SIDECAR_KEY="$(tr -d '[:space:]' <"$file")"
+  fi
+  if [ -z "${SYMPHONY_SIDECAR_KEY:-}" ]; then
+    echo "error: no sidecar key for $name: set SYMPHONY_SIDECAR_KEY, or start the proxy first" \
+      "(it writes $file)" >&2
+    exit 1
+  fi
+  export SYMPHONY_SIDECAR_KEY
+}
+
 case "${1:-start}" in
   start)
+    export_sidecar_key
     # GOGC=400: OPA's heap is small, and a lazier collector leaves the CPU to decisions
     # (measured: /route/plan at concurrency 8 went from about 470 to 600-780 decisions/s).
     service_start "$name" healthy 20 -- env GOGC="${SYMPHONY_OPA_GOGC:-400}" \
@@ -26,7 +44,7 @@ case "${1:-start}" in
       --set "services.symphony.url=${bundle_url%/}/opa" \
       --set "persistence_directory=${SYMPHONY_OPA_PERSIST_DIR:-$service_run_dir/$name-persist}" \
       --set "labels.sidecar=$name" \
-      --authorization=basic deploy/opa/authz/authz.rego
+      --authorization=basic deploy/opa/authz/authz.rego deploy/opa/logmask/mask.rego
     echo "$name up on http://$addr, pulling from ${bundle_url%/}/opa (log: $service_run_dir/$name.log)"
     ;;
   ready)

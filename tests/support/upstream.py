@@ -45,6 +45,8 @@ class Behaviour:
     chunks: int = 4  # how many content chunks a streamed reply is split into
     prompt_tokens: int | None = None  # None: counted from the messages
     completion_tokens: int | None = None  # None: counted from the reply
+    # Error answers echo the presented credential and the prompt, as careless gateways do.
+    echo_in_errors: bool = False
 
     @classmethod
     def from_json(cls, fields: Mapping[str, Any], base: Behaviour | None = None) -> Behaviour:

@@ -267,7 +267,12 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {}
             if behaviour.retry_after is not None:
                 headers["Retry-After"] = f"{behaviour.retry_after:g}"
-            self._send_json(failure, _error(failure), headers)
+            message = None
+            if behaviour.echo_in_errors:
+                presented = self.headers.get("Authorization", "")
+                echoed = _reply_text(body, dataclasses.replace(behaviour, text=None))
+                message = f"rejected {presented!r} for: {echoed}"
+            self._send_json(failure, _error(failure, message), headers)
             return
         reply = _reply_text(body, behaviour)
         finish = "stop"
