@@ -30,6 +30,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.support.keys import bearer
 from tests.support.litellm import start_litellm
 from tests.support.processes import (
     VENV_BIN,
@@ -327,6 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         {"task": "qa", "loa": 1, "input": PROMPT, "max_output_tokens": MAX_TOKENS},
                         b"event: chunk",
                         _check_symphony,
+                        bearer(),
                     )
                 )
                 targets.append(
@@ -336,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         {**direct.body, "model": "auto", "metadata": {"symphony_task": "qa"}},
                         b'"content":',
                         _check_ok,
+                        bearer(),
                     )
                 )
             for target in targets:

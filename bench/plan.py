@@ -19,6 +19,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.support.keys import bearer
 from tests.support.processes import ROOT, start_proxy_with_sidecar
 
 BODY = {"task": "qa", "loa": 1, "est_tokens": 800}
@@ -32,6 +33,7 @@ def run(url: str, total: int, concurrency: int) -> tuple[list[float], float]:
 
     def worker() -> None:
         session = requests.Session()
+        session.headers.update(bearer())
         mine: list[float] = []
         for _ in range(per_thread):
             started = time.perf_counter()

@@ -59,3 +59,29 @@ def test_the_worked_example_ships_as_a_ci_bundle(client: FlaskClient, tmp_path: 
     assert response.status_code == 200, response.get_json()
     assert sorted(response.get_json()["guards"]) == ["pii"]
     assert not served_by_gemini(client)
+
+
+def test_the_team_guard_routes_research_keys_to_local_models(client: FlaskClient) -> None:
+    """input.client end to end: the key's team reaches the real OPA and a guard decides on it."""
+    admin = client.post("/keys", json={"name": "lab", "roles": ["client"], "team": "research"})
+    lab = {"Authorization": f"Bearer {admin.get_json()['key']}"}
+    ask = {"task": "qa", "loa": 1}
+    assert client.post("/route/plan", json=ask, headers=lab).get_json()["decision"]["model"] != (
+        "local/smollm2"
+    )
+    response = client.put(
+        "/policy/guards/team_research",
+        data=rego_block("symphony.guards.team_research"),
+        content_type="text/plain",
+        headers={"If-Match": client.get("/policy").get_json()["etag"]},
+    )
+    assert response.status_code == 200, response.get_json()
+    decided = client.post("/route/plan", json=ask, headers=lab).get_json()["decision"]
+    assert decided["model"] == "local/smollm2"
+    assert {
+        "model": "hosted/gemini-1.5-pro",
+        "reason": "team_local_only",
+        "detail": "team research may use local models only",
+    } in decided["reasons"]
+    # The admin key has no team: the same request still goes to a hosted model.
+    assert client.post("/route/plan", json=ask).get_json()["decision"]["model"] != "local/smollm2"
