@@ -14,7 +14,7 @@ from typing import Any
 
 import requests
 
-from tests.support.keys import api
+from tests.support.keys import ADMIN_KEY, SIDECAR_KEY, api
 from tests.support.processes import ROOT, free_port
 
 
@@ -41,6 +41,7 @@ class Fleet:
             SYMPHONY_OPA_NAME=f"fleet-opa-{name}",
             SYMPHONY_OPA_ADDR=self.sidecars[index].removeprefix("http://"),
             SYMPHONY_BUNDLE_URL=self.proxies[index],
+            SYMPHONY_SIDECAR_KEY=SIDECAR_KEY,
             service_run_dir=str(self.run_dir),
         )
 
@@ -67,6 +68,12 @@ def running_fleet(work: Path, **env: str) -> Iterator[Fleet]:
         "SYMPHONY_THREADS": "8",
         **env,
     }
+    # The fleet's keys are the tests' keys: fleet.sh keeps key files it finds.
+    (work / "fleet").mkdir(parents=True, exist_ok=True)
+    for name, key in (("admin", ADMIN_KEY), ("sidecar", SIDECAR_KEY)):
+        key_file = work / "fleet" / f"{name}.key"
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
     fleet = Fleet(
         proxies=tuple(f"http://127.0.0.1:{p}" for p in proxy_ports),  # type: ignore[arg-type]
         sidecars=tuple(f"http://127.0.0.1:{p}" for p in opa_ports),  # type: ignore[arg-type]
