@@ -199,13 +199,9 @@ class AccessControl:
                 "a valid API key (Authorization: Bearer) is required",
                 "missing",
             )
-        if self._blocked():
-            return None, self._refuse(
-                429,
-                "auth_rate_limited",
-                "too many failed authentications from this address; try again later",
-                "rate_limited",
-            )
+        blocked = self.login_blocked()
+        if blocked is not None:
+            return None, blocked
         if header:
             scheme, _, key = header.partition(" ")
             key = key.strip()
@@ -274,7 +270,7 @@ class AccessControl:
         return None
 
     def login_blocked(self) -> tuple[Response, int] | None:
-        """The 429 when this address is over the failure limit, else None."""
+        """The 429 when this address is over the failed-authentication limit, else None."""
         if self._blocked():
             return self._refuse(
                 429,

@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app, g, request
 
 from app.bootstrap import Services
-from app.core.identity import AuditEvent
+from app.core.audit import AuditEvent
 
 
 def services() -> Services:

@@ -19,7 +19,8 @@ from app.api.access import (
 from app.api.body import json_object
 from app.api.context import request_id, services
 from app.api.errors import ApiError
-from app.core.identity import AuditEvent, AuditQuery, Identities, KeyRejected, Role
+from app.core.audit import AuditEvent, AuditQuery
+from app.core.identity import Identities, KeyRejected, Role
 from app.core.validation import FieldError
 
 bp = Blueprint("identity", __name__)

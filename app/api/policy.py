@@ -13,8 +13,9 @@ from app.api.access import principal, requires
 from app.api.body import json_body, json_object
 from app.api.context import audit, request_id, services
 from app.api.errors import ApiError
+from app.core.audit import state_hash
 from app.core.bundles import BundleRejected, read_uploaded_bundle
-from app.core.identity import Role, state_hash
+from app.core.identity import Role
 from app.core.policy_service import (
     Author,
     PolicyRejected,

@@ -1,4 +1,4 @@
-"""Who is calling: API keys, roles, sessions and the audit trail of every state change.
+"""Who is calling: API keys, roles and sessions; key changes and logins are audited.
 
 Keys are 256-bit random strings (`sym_` + 43 URL-safe characters). Only their SHA-256 is
 stored: a key of that entropy cannot be guessed from its hash, so a slow password hash would
@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
+
+from app.core.audit import AuditEvent, AuditLog, state_hash
 
 KEY_PREFIX = "sym_"
 MIN_KEY_LENGTH = 32
@@ -83,12 +84,6 @@ def parse_roles(values: Iterable[str]) -> tuple[Role, ...]:
 def hash_secret(secret: str) -> str:
     """The SHA-256 (hex) under which a key or session token is stored."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def state_hash(state: Any) -> str:
-    """A stable hash of a JSON-able state, for an audit event's before/after."""
-    text = json.dumps(state, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def new_key() -> str:
@@ -175,47 +170,6 @@ class Session:
         }
 
 
-@dataclass(frozen=True)
-class AuditEvent:
-    """One state change (or login) in the audit trail."""
-
-    kind: str
-    actor: str
-    subject: str | None = None
-    request_id: str | None = None
-    before_hash: str | None = None
-    after_hash: str | None = None
-    detail: Mapping[str, Any] = field(default_factory=dict)
-    id: int | None = None
-    at: datetime | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "id": self.id,
-            "at": self.at.astimezone(UTC).isoformat(timespec="milliseconds") if self.at else None,
-            "actor": self.actor,
-            "kind": self.kind,
-            "subject": self.subject,
-            "request_id": self.request_id,
-            "before_hash": self.before_hash,
-            "after_hash": self.after_hash,
-            "detail": dict(self.detail),
-        }
-
-
-@dataclass(frozen=True)
-class AuditQuery:
-    """A page of the audit trail, newest first."""
-
-    actor: str | None = None
-    kind: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    before: int | None = None
-    limit: int = 100
-
-
 class KeyStore(Protocol):
     """Where keys and sessions are kept (shared by every proxy)."""
 
@@ -251,18 +205,6 @@ class KeyStore(Protocol):
 
     def end_session(self, token_hash: str) -> None:
         """Forget a session."""
-        ...
-
-
-class AuditLog(Protocol):
-    """The durable audit trail."""
-
-    def record(self, event: AuditEvent) -> AuditEvent:
-        """Store an event; returns it with its id and time."""
-        ...
-
-    def events(self, query: AuditQuery) -> list[AuditEvent]:
-        """Events matching `query`, newest first."""
         ...
 
 

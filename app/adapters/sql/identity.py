@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from app.adapters.sql.revisions import utc
 from app.adapters.sql.tables import api_keys, audit_events, sessions
-from app.core.identity import ApiKey, AuditEvent, AuditQuery, Role
+from app.core.audit import AuditEvent, AuditQuery
+from app.core.identity import ApiKey, Role
 
 
 def _when(value: datetime | None) -> datetime | None:
