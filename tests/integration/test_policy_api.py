@@ -502,3 +502,53 @@ def test_a_sidecar_reporting_bundle_errors_shows_them_in_health_and_metrics(
         ).status_code
         == 400
     )
+
+
+def test_every_policy_change_is_an_audit_event_with_hashes(client: FlaskClient) -> None:
+    first = current(client)
+    doc = copy.deepcopy(first["document"])
+    doc["version"] = "audited"
+    changed = put(client, doc)
+    assert changed.status_code == 200, changed.get_json()
+    guard = client.put(
+        "/policy/guards/pii",
+        json={"source": GUARD, "tests": {"pii_test": GUARD_TEST}},
+        headers={"If-Match": changed.get_json()["etag"], **governor(client)},
+    )
+    assert guard.status_code == 200, guard.get_json()
+    rolled = client.post(
+        "/policy/rollback",
+        json={"revision": 1},
+        headers={"If-Match": guard.get_json()["etag"], "X-Request-Id": "req-rb"},
+    )
+    assert rolled.status_code == 200, rolled.get_json()
+    events = client.get("/audit?limit=500").get_json()["events"]
+    policy_events = [e for e in events if e["kind"].startswith("policy.")]
+    assert [(e["kind"], e["actor"]) for e in policy_events] == [
+        ("policy.rollback", "admin"),
+        ("policy.guard", "gov-team"),
+        ("policy.revision", "gov-team"),
+    ]
+    rollback, added, revised = policy_events
+    assert (revised["before_hash"], revised["after_hash"]) == (
+        first["hash"],
+        changed.get_json()["hash"],
+    )
+    assert added["before_hash"] == revised["after_hash"]
+    assert added["after_hash"] == guard.get_json()["hash"]
+    assert rollback["after_hash"] == first["hash"] and rollback["request_id"] == "req-rb"
+    # Filters and pages: by actor, by kind, by time, newest first, `before` to go back.
+    mine = client.get("/audit?actor=gov-team").get_json()["events"]
+    assert {e["kind"] for e in mine} >= {"policy.guard", "policy.revision"}
+    page = client.get("/audit?kind=policy.guard&kind=x&limit=1").get_json()
+    assert [e["kind"] for e in page["events"]] == ["policy.guard"]
+    one = client.get("/audit?limit=1").get_json()
+    older = client.get(f"/audit?limit=1&before={one['next_before']}").get_json()
+    assert older["events"][0]["id"] < one["events"][0]["id"]
+    since = revised["at"].replace("+00:00", "Z")
+    recent = client.get(f"/audit?since={since}").get_json()["events"]
+    assert all(e["at"] >= revised["at"] for e in recent) and len(recent) >= 3
+    bad = client.get("/audit?since=yesterday")
+    assert bad.status_code == 400 and bad.get_json()["errors"][0]["field"] == "?since"
+    assert client.get("/audit?limit=0").status_code == 400
+    assert client.get("/audit?colour=red").status_code == 400
