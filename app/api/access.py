@@ -211,6 +211,16 @@ class AccessControl:
             if found is None:
                 return None, self._unauthenticated(self._identities.rejection(key))
             return found, None
+        origin = request.headers.get("Origin")
+        if origin and origin != self._own_origin():
+            # The session is the dashboard's own: listed origins call with keys, never with
+            # the cookie (a listed page must not open the live feed as the signed-in user).
+            return None, self._refuse(
+                403,
+                "origin_not_allowed",
+                "a session is accepted from the dashboard's own origin only; present a key",
+                "origin",
+            )
         session = self._identities.session(token)
         if session is None:
             return None, self._unauthenticated("session")

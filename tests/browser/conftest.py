@@ -1,16 +1,22 @@
-"""Browser fixtures: the Debian Chromium, a running stack, and a page that records problems."""
+"""Browser fixtures: the Debian Chromium, a running stack, a signed-in page that records
+problems, and pages served from another origin."""
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Error, Locator, Page, Response, expect
 
+from tests.support.keys import ADMIN_KEY
 from tests.support.processes import ROOT
 from tests.support.stack import Stack, running_stack
 
@@ -25,7 +31,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 WEB_DIST = ROOT / "web" / "dist"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Screenshots land in test-results/ (ignored by git); SYMPHONY_SCREENSHOTS=docs/screenshots
+# refreshes the README's pictures on purpose.
+SCREENSHOTS_ENV = "SYMPHONY_SCREENSHOTS"
+SCREENSHOTS = ROOT / "test-results" / "screenshots"
 
 # Reports every CSP violation to the test (a binding, so the page's own CSP cannot block it).
 _CSP_LISTENER = """
@@ -150,6 +159,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iterator[
         yield running
 
 
+def screenshots_dir() -> Path:
+    """Where screenshots are saved: SYMPHONY_SCREENSHOTS (relative to the repository) if set."""
+    chosen = os.environ.get(SCREENSHOTS_ENV, "").strip()
+    return ROOT / chosen if chosen else SCREENSHOTS
+
+
 @dataclass
 class PageProblems:
     """Everything that went wrong in a page, as the browser reported it."""
@@ -195,6 +210,11 @@ def watch(page: Page) -> PageProblems:
     return problems
 
 
+def model_matrix(page: Page) -> Locator:
+    """The Model Matrix grid of `page`."""
+    return page.get_by_role("grid", name="Model matrix")
+
+
 @dataclass
 class Dashboard:
     """An open dashboard page and the stack behind it."""
@@ -208,14 +228,20 @@ class Dashboard:
         """The proxy's base URL."""
         return self.stack.url
 
+    @property
+    def matrix(self) -> Locator:
+        """The Model Matrix grid (the audit trail and API keys are grids with rows too)."""
+        return model_matrix(self.page)
+
     def row(self, model_id: str) -> Locator:
         """The Model Matrix row of `model_id`."""
-        return self.page.locator(f'[role="row"][data-id="{model_id}"]')
+        return self.matrix.locator(f'[role="row"][data-id="{model_id}"]')
 
     def screenshot(self, name: str, *, of: Locator | None = None, full_page: bool = True) -> Path:
-        """Save docs/screenshots/<name>.png: the page, or just the element `of`."""
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        """Save <screenshots>/<name>.png: the page, or just the element `of`."""
+        folder = screenshots_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
         if of is not None:
             of.screenshot(path=str(path))
         else:
@@ -223,12 +249,33 @@ class Dashboard:
         return path
 
 
-def open_dashboard(page: Page, stack: Stack) -> Dashboard:
-    """Load `/`, then wait for the live socket and the first model rows."""
+def sign_in(page: Page, stack: Stack, key: str = ADMIN_KEY) -> dict[str, Any]:
+    """Open a session for `key` in the page's browser context, without the login form.
+
+    `page.request` shares the context's cookie jar, so the page then loads signed in.
+    """
+    response = page.request.post(f"{stack.url}/session", data={"key": key})
+    assert response.status == 200, response.text()
+    session: dict[str, Any] = response.json()
+    return session
+
+
+def sign_in_with_form(page: Page, stack: Stack, key: str) -> None:
+    """Load `/` signed out and sign in with `key` through the login form."""
+    page.goto(stack.url + "/")
+    form = page.get_by_role("form", name="Sign in")
+    form.get_by_label("API key").fill(key)
+    form.get_by_role("button", name="Sign in").click()
+
+
+def open_dashboard(page: Page, stack: Stack, key: str = ADMIN_KEY) -> Dashboard:
+    """Sign in with `key` (an operator's at least), load `/`, then wait for the live socket
+    and the first model rows."""
     problems = watch(page)
+    sign_in(page, stack, key)
     page.goto(stack.url + "/")
     expect(page.locator("[data-connection]")).to_have_attribute("data-connection", "open")
-    expect(page.locator('[role="row"][data-id]').first).to_be_visible(timeout=10_000)
+    expect(model_matrix(page).locator('[role="row"][data-id]').first).to_be_visible(timeout=10_000)
     return Dashboard(page, stack, problems)
 
 
@@ -236,3 +283,69 @@ def open_dashboard(page: Page, stack: Stack) -> Dashboard:
 def dashboard(page: Page, stack: Stack) -> Dashboard:
     """The dashboard of the module's stack, open and live."""
     return open_dashboard(page, stack)
+
+
+class ForeignOrigin:
+    """Pages served from another origin than the proxy's: its own port on 127.0.0.1.
+
+    Reached as http://127.0.0.1:<port> it is the proxy's site (a SameSite=Strict cookie still
+    goes along) but another origin; reached as http://localhost:<port> it is another site too.
+    """
+
+    def __init__(self) -> None:
+        pages: dict[str, str] = {}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                page = pages.get(self.path.partition("?")[0])
+                if page is None:
+                    self.send_error(404)
+                    return
+                body = page.encode("utf-8")
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the tests read what the browser saw, not the access log."""
+
+        self.pages = pages
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="foreign-origin", daemon=True
+        )
+
+    def origin(self, host: str = "127.0.0.1") -> str:
+        """This server's origin under `host` (127.0.0.1 or localhost)."""
+        return f"http://{host}:{self.port}"
+
+    def serve(self, path: str, html: str, host: str = "127.0.0.1") -> str:
+        """Serve `html` at `path`; returns its URL under `host`."""
+        self.pages[path] = html
+        return self.origin(host) + path
+
+    def start(self) -> ForeignOrigin:
+        """Start serving in a thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+        self._server.server_close()
+
+
+@contextmanager
+def foreign_origin() -> Iterator[ForeignOrigin]:
+    """A running ForeignOrigin, stopped afterwards."""
+    server = ForeignOrigin().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -47,7 +47,7 @@ def rpm(dashboard: Dashboard, model_id: str) -> int:
 
 def test_matrix_shows_the_policys_models_and_updates_after_traffic(dashboard: Dashboard) -> None:
     page = dashboard.page
-    ids = page.locator('[role="row"][data-id]')
+    ids = dashboard.matrix.locator('[role="row"][data-id]')
     expect(ids).to_have_count(len(POLICY_MODELS))
     assert sorted(ids.evaluate_all("rows => rows.map(r => r.dataset.id)")) == sorted(POLICY_MODELS)
     alpha = dashboard.row("hosted/alpha")
@@ -208,19 +208,28 @@ def test_a_rejected_request_shows_the_servers_field_errors(dashboard: Dashboard)
     expect(page.get_by_test_id("explain-drawer")).to_be_hidden()
 
 
-def test_kill_switch_shows_only_the_servers_state(dashboard: Dashboard) -> None:
+def test_kill_switch_changes_after_a_confirmed_reason_and_shows_the_servers_state(
+    dashboard: Dashboard,
+) -> None:
     page = dashboard.page
     holder = page.locator("[data-kill-switch]")
     expect(holder).to_have_attribute("data-kill-switch", "false")
+    reason = "browser test: the upstream is misbehaving"
     try:
-        page.get_by_label("Kill switch").click()
+        page.get_by_label("Kill switch", exact=True).click()
+        dialog = page.get_by_role("dialog", name="Turn the kill switch on?")
+        dialog.get_by_label("Reason").fill(reason)
+        dialog.get_by_role("button", name="Confirm").click()
+        expect(dialog).to_be_hidden()
         expect(holder).to_have_attribute("data-kill-switch", "true")
         state = api().get(f"{dashboard.url}/controls/kill-switch", timeout=5).json()
-        assert state["kill_switch"] is True and state["updated_by"] == "dashboard"
+        assert state["kill_switch"] is True
+        assert state["updated_by"] == "admin"
+        assert state["reason"] == reason
     finally:
         api().put(
             f"{dashboard.url}/controls/kill-switch",
-            json={"on": False, "reason": "test"},
+            json={"on": False, "reason": "browser test: restore"},
             timeout=5,
         ).raise_for_status()
     # Turned off elsewhere: only the websocket can tell the page.
@@ -232,7 +241,8 @@ def test_command_palette_runs_plan_from_the_keyboard(dashboard: Dashboard) -> No
     page.keyboard.press("Control+k")
     palette = page.get_by_role("dialog", name="Command palette")
     expect(palette).to_be_visible()
-    expect(palette.get_by_role("option")).to_have_count(6)
+    # An admin is offered every command: routing 3, operating 3, governing 1, admin 1, sign-out.
+    expect(palette.get_by_role("option")).to_have_count(9)
     page.keyboard.type("plan")
     expect(palette.get_by_role("option").first).to_have_text(re.compile("^Plan"))
     page.keyboard.press("Enter")

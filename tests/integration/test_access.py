@@ -253,6 +253,14 @@ def test_cors_answers_only_listed_origins_and_never_a_wildcard(settings: Setting
     assert listed.headers["Access-Control-Allow-Origin"] == "https://ops.example"
     unlisted = client.get("/policy", headers={**bearer(), "Origin": "http://evil.example"})
     assert unlisted.status_code == 403 and "Access-Control-Allow-Origin" not in unlisted.headers
+    # A listed origin calls with a key; the dashboard's session cookie is not enough.
+    client.post("/session", json={"key": ADMIN_KEY})
+    with_cookie = client.get("/events", headers={**UPGRADE, "Origin": "https://ops.example"})
+    assert (with_cookie.status_code, with_cookie.get_json()["error"]) == (
+        403,
+        "origin_not_allowed",
+    )
+    assert client.get("/policy", headers={"Origin": "https://ops.example"}).status_code == 403
 
 
 def test_a_cross_site_websocket_is_refused_before_the_upgrade(app: Flask) -> None:
