@@ -57,6 +57,8 @@ class Services:
     router: Router
     requests: RouteRequestParser
     chat_schema: SchemaChecker
+    completions_schema: SchemaChecker
+    embeddings_schema: SchemaChecker
     gateway: HttpGateway
     reports: SqlRunReports
     sidecars: SqlSidecarStatuses
@@ -242,6 +244,8 @@ def build_services(settings: Settings) -> Services:
             _schema(settings.schemas_dir, "route-request.schema.json"), redactor.redact
         ),
         chat_schema=SchemaChecker(_schema(settings.schemas_dir, "chat-completions.schema.json")),
+        completions_schema=SchemaChecker(_schema(settings.schemas_dir, "completions.schema.json")),
+        embeddings_schema=SchemaChecker(_schema(settings.schemas_dir, "embeddings.schema.json")),
         gateway=gateway,
         reports=reports,
         sidecars=sidecars,

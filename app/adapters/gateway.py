@@ -1,4 +1,10 @@
-"""The OpenAI-compatible gateway client: pooled, with timeouts, streaming chunk by chunk."""
+"""The OpenAI-compatible gateway client: pooled, with timeouts, streaming chunk by chunk.
+
+It forwards the client's JSON and returns the upstream's JSON as they are, reading only what
+Symphony needs (text, finish reason, usage). The official SDK's typed objects would not do:
+they drop fields they do not know and add nulls for the ones they do, so a tool call, a
+`logprobs` or next month's field would not arrive as sent. Redirects are never followed.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from app.core.ports import ChatCall, Completion, GatewayFailure, Probe
+from app.core.ports import ChatCall, Completion, Delta, GatewayFailure, Probe
 
 
 def _failure_for_status(response: requests.Response) -> GatewayFailure:
@@ -27,6 +33,33 @@ def _failure_for_status(response: requests.Response) -> GatewayFailure:
     if status >= 500:
         return GatewayFailure("http_5xx", detail or f"HTTP {status}", status)
     return GatewayFailure("http_4xx", detail or f"HTTP {status}", status)
+
+
+def _answer_text(payload: Any, endpoint: str) -> tuple[str, str | None]:
+    """The first choice's text and finish reason (embeddings have neither)."""
+    if endpoint == "embeddings":
+        if not isinstance(payload.get("data"), list):
+            raise TypeError("no data")
+        return "", None
+    choice = payload["choices"][0]
+    if endpoint == "completions":
+        return str(choice.get("text") or ""), choice.get("finish_reason")
+    return str(choice["message"].get("content") or ""), choice.get("finish_reason")
+
+
+def _delta_text(chunk: Any, endpoint: str) -> tuple[str, str | None]:
+    """The text a streamed chunk adds, over every choice, and its finish reason."""
+    text: list[str] = []
+    finish: str | None = None
+    for choice in chunk.get("choices") or []:
+        if endpoint == "completions":
+            piece = choice.get("text")
+        else:
+            piece = (choice.get("delta") or {}).get("content")
+        if isinstance(piece, str):
+            text.append(piece)
+        finish = choice.get("finish_reason") or finish
+    return "".join(text), finish
 
 
 # More tokens than any model's context: an upstream claiming it is wrong, and pricing it
@@ -60,22 +93,39 @@ class HttpGateway:
             self._headers["Authorization"] = f"Bearer {key}"
         self._timeout = (connect_timeout_s, read_timeout_s)
 
-    def _post(self, call: ChatCall) -> tuple[requests.Response, float]:
-        body: dict[str, Any] = {
-            "model": call.upstream_model,
-            "messages": list(call.messages),
-            "max_tokens": call.max_tokens,
-            "stream": call.stream,
-        }
+    @staticmethod
+    def body(call: ChatCall) -> dict[str, Any]:
+        """The request body: the client's fields as sent, with the routed model and
+        Symphony's own fields (messages, stream, limits) set."""
+        body: dict[str, Any] = dict(call.extra)
+        body["model"] = call.upstream_model
+        if call.endpoint == "embeddings":
+            return body
+        if call.endpoint == "chat/completions":
+            body["messages"] = [dict(m) for m in call.messages]
+        body["stream"] = call.stream
+        if call.max_tokens is not None:
+            # The client's own field name when it gave one (newer models want
+            # max_completion_tokens), else max_tokens.
+            key = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+            body[key] = call.max_tokens
         if call.temperature is not None:
             body["temperature"] = call.temperature
         if call.stream:
-            body["stream_options"] = {"include_usage": True}
+            # Usage is always asked for, so costs and caps use the upstream's counts.
+            options = body.get("stream_options")
+            body["stream_options"] = {
+                **(options if isinstance(options, dict) else {}),
+                "include_usage": True,
+            }
+        return body
+
+    def _post(self, call: ChatCall) -> tuple[requests.Response, float]:
         started = time.perf_counter()
         try:
             response = self._session.post(
-                f"{call.base_url}/chat/completions",
-                json=body,
+                f"{call.base_url}/{call.endpoint}",
+                json=self.body(call),
                 headers=self._headers,
                 timeout=self._timeout,
                 stream=call.stream,
@@ -83,8 +133,6 @@ class HttpGateway:
             )
         except requests.Timeout as exc:
             raise GatewayFailure("timeout", type(exc).__name__) from exc
-        except requests.ConnectionError as exc:
-            raise GatewayFailure("connection_error", type(exc).__name__) from exc
         except requests.RequestException as exc:
             raise GatewayFailure("connection_error", type(exc).__name__) from exc
         ttfb = time.perf_counter() - started
@@ -95,26 +143,32 @@ class HttpGateway:
         return response, ttfb
 
     def complete(self, call: ChatCall) -> Completion:
-        """One non-streaming chat completion."""
+        """One non-streaming call; the upstream's JSON answer is kept whole."""
         response, ttfb = self._post(call)
         try:
             payload = response.json()
-            text = payload["choices"][0]["message"].get("content") or ""
+            text, finish = _answer_text(payload, call.endpoint)
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise GatewayFailure("bad_response", "not an OpenAI chat completion", 200) from exc
+            raise GatewayFailure(
+                "bad_response", f"not an OpenAI {call.endpoint} answer", 200
+            ) from exc
         except requests.RequestException as exc:
             raise GatewayFailure("timeout", type(exc).__name__, 200) from exc
         prompt, completion = reported_usage(payload)
-        return Completion(str(text), prompt, completion, ttfb)
+        if call.endpoint == "embeddings" and prompt is not None:
+            completion = 0
+        return Completion(text, prompt, completion, ttfb, 200, finish, payload)
 
-    def stream(self, call: ChatCall) -> Generator[str, None, Completion]:
-        """Yield text deltas as they arrive; return the Completion; closing stops upstream."""
+    def stream(self, call: ChatCall) -> Generator[Delta, None, Completion]:
+        """Yield the upstream's chunks as they arrive; return the Completion; closing stops
+        the upstream call. Usage-only chunks are read, not yielded."""
         started = time.perf_counter()
         response, _ = self._post(call)
         ttfb: float | None = None
         parts: list[str] = []
         prompt: int | None = None
         completion: int | None = None
+        finish: str | None = None
         done = False
         try:
             for raw in response.iter_lines(chunk_size=None):
@@ -126,24 +180,25 @@ class HttpGateway:
                     break
                 try:
                     chunk = json.loads(data)
-                except ValueError as exc:
+                    text, chunk_finish = _delta_text(chunk, call.endpoint)
+                except (ValueError, TypeError, AttributeError) as exc:
                     raise GatewayFailure("bad_response", "malformed SSE chunk", 200) from exc
-                if chunk.get("usage"):
+                if isinstance(chunk.get("usage"), dict):
                     prompt, completion = reported_usage(chunk)
-                for choice in chunk.get("choices") or []:
-                    delta = (choice.get("delta") or {}).get("content")
-                    if delta:
-                        if ttfb is None:
-                            ttfb = time.perf_counter() - started
-                        parts.append(delta)
-                        yield delta
+                if not chunk.get("choices"):
+                    continue
+                if ttfb is None:
+                    ttfb = time.perf_counter() - started
+                finish = chunk_finish or finish
+                parts.append(text)
+                yield Delta(text, chunk)
         except requests.RequestException as exc:
             raise GatewayFailure("stream_cut", type(exc).__name__, 200) from exc
         finally:
             response.close()
         if not done:
             raise GatewayFailure("stream_cut", "stream ended without [DONE]", 200)
-        return Completion("".join(parts), prompt, completion, ttfb or 0.0)
+        return Completion("".join(parts), prompt, completion, ttfb or 0.0, 200, finish)
 
     def probe(self, base_url: str) -> Probe:
         """GET <base_url>/models."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.core.validation import FieldError
@@ -21,6 +21,7 @@ class ApiError(Exception):
         message: str,
         errors: Sequence[FieldError] = (),
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -28,6 +29,7 @@ class ApiError(Exception):
         self.message = message
         self.errors = list(errors)
         self.extra = extra or {}
+        self.headers = headers or {}
 
 
 def json_error(
@@ -37,13 +39,42 @@ def json_error(
     errors: Sequence[FieldError] = (),
     extra: dict[str, Any] | None = None,
 ) -> tuple[Response, int]:
-    """Build the JSON error response."""
+    """Build the JSON error response (OpenAI's error object under /v1/)."""
+    if has_request_context() and request.path.startswith(OPENAI_PREFIX):
+        return jsonify(openai_error_body(status, code, message, errors, extra)), status
     body: dict[str, Any] = {"error": code, "message": message}
     if errors:
         body["errors"] = [e.as_dict() for e in errors]
     if extra:
         body.update(extra)
     return jsonify(body), status
+
+
+OPENAI_PREFIX = "/v1/"
+OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
+
+
+def openai_error_body(
+    status: int,
+    code: str,
+    message: str,
+    errors: Sequence[FieldError] = (),
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`{"error": {"message", "type", "param", "code"}}` as OpenAI's clients expect it;
+    Symphony's reason code is the `code`, its details sit beside."""
+    kind = OPENAI_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    details = dict(extra or {})
+    error: dict[str, Any] = {
+        "message": message,
+        "type": kind,
+        "param": details.pop("param", errors[0].field if errors else None),
+        "code": code,
+    }
+    if errors:
+        error["errors"] = [e.as_dict() for e in errors]
+    error.update(details)
+    return {"error": error}
 
 
 def engine_unavailable(exc: Exception) -> ApiError:
@@ -82,7 +113,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> tuple[Response, int]:
-        return json_error(exc.status, exc.code, exc.message, exc.errors, exc.extra)
+        response, status = json_error(exc.status, exc.code, exc.message, exc.errors, exc.extra)
+        response.headers.update(exc.headers)
+        return response, status
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

@@ -16,7 +16,7 @@ from app.api.errors import engine_unavailable, json_error
 from app.api.plan import explain_mode, parse_route_request
 from app.core.execution import ExecutionResult, Executor, Run
 from app.core.identity import Role
-from app.core.ports import PolicyEngineUnavailable
+from app.core.ports import Delta, PolicyEngineUnavailable
 from app.core.route_request import RouteRequest
 
 bp = Blueprint("execute", __name__)
@@ -38,7 +38,23 @@ def wants_stream(route_request: RouteRequest, run: Run) -> bool:
     return bool(route_request.stream) and (route is None or route.stream)
 
 
-def first_chunk(stream: Generator[str, None, ExecutionResult]) -> tuple[str | None, Any]:
+def texts(stream: Generator[Delta, None, ExecutionResult]) -> Generator[str, None, ExecutionResult]:
+    """The text of a stream's chunks, skipping chunks that add none; closing it closes the
+    stream (which stops the upstream call)."""
+    try:
+        while True:
+            try:
+                delta = next(stream)
+            except StopIteration as stop:
+                result: ExecutionResult = stop.value
+                return result
+            if delta.text:
+                yield delta.text
+    finally:
+        stream.close()
+
+
+def first_chunk(stream: Generator[Any, None, ExecutionResult]) -> tuple[Any, Any]:
     """Run the stream until its first chunk (fallbacks happen here) or its end."""
     try:
         return next(stream), None
@@ -124,7 +140,7 @@ def route_execute() -> ResponseReturnValue:
         )
         response.headers.update(headers)
         return response, status
-    stream = executor.stream(run)
+    stream = texts(executor.stream(run))
     chunk, ended = first_chunk(stream)
     if chunk is None:
         result = ended

@@ -6,14 +6,21 @@ import hashlib
 import random
 import secrets
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from app.core.counters import CounterStore, budget_day
 from app.core.policy_view import ModelSpec
-from app.core.ports import ChatCall, Completion, Gateway, GatewayFailure, PolicyEngineUnavailable
+from app.core.ports import (
+    ChatCall,
+    Completion,
+    Delta,
+    Gateway,
+    GatewayFailure,
+    PolicyEngineUnavailable,
+)
 from app.core.route_request import CHARS_PER_TOKEN, RouteRequest
 from app.core.router import Plan, Router
 
@@ -84,6 +91,8 @@ class ExecutionResult:
     cost_usd: float
     latency_ms: float
     error: str | None = None
+    finish_reason: str | None = None
+    payload: Mapping[str, Any] | None = None
 
     @property
     def attempts(self) -> list[Attempt]:
@@ -265,7 +274,7 @@ class Executor:
             return self._succeeded(run, spec, completion, started)
         return self._give_up(run, failure)
 
-    def stream(self, run: Run) -> Generator[str, None, ExecutionResult]:
+    def stream(self, run: Run) -> Generator[Delta, None, ExecutionResult]:
         """Streaming execution: falls back only until the first chunk has reached the client."""
         failure: GatewayFailure | None = None
         for model, spec in self._candidates(run):
@@ -273,14 +282,23 @@ class Executor:
             started = time.perf_counter()
             upstream = self._gateway.stream(call)
             sent = False
+            # Chunks that carry nothing yet (a role) wait for the first real one, so a
+            # stream that fails before any content still falls back.
+            pending: list[Delta] = []
             try:
                 while True:
                     try:
                         chunk = next(upstream)
                     except StopIteration as stop:
                         completion: Completion = stop.value
+                        yield from pending
                         return self._succeeded(run, spec, completion, started)
+                    if not sent and not chunk.substantive:
+                        pending.append(chunk)
+                        continue
                     sent = True
+                    yield from pending
+                    pending.clear()
                     yield chunk
             except GatewayFailure as exc:
                 failure = exc
@@ -323,16 +341,21 @@ class Executor:
             yield model, spec
 
     def _call(self, run: Run, spec: ModelSpec, stream: bool) -> ChatCall:
-        messages = [{"role": m.role, "content": m.content} for m in run.request.messages]
-        if spec.preamble:
+        request = run.request
+        messages: list[Mapping[str, Any]] = list(request.raw_messages) or [
+            {"role": m.role, "content": m.content} for m in request.messages
+        ]
+        if spec.preamble and request.endpoint == "chat/completions":
             messages.insert(0, {"role": "system", "content": spec.preamble})
         return ChatCall(
             base_url=self._base_url(spec),
             upstream_model=spec.upstream_model,
             messages=tuple(messages),
-            max_tokens=run.request.max_output_tokens,
-            temperature=run.request.temperature,
+            max_tokens=request.max_output_tokens if request.forward_max_tokens else None,
+            temperature=request.temperature,
             stream=stream,
+            extra=request.passthrough,
+            endpoint=request.endpoint,
         )
 
     def _failed(self, run: Run, model: str, exc: GatewayFailure, started: float) -> None:
@@ -366,7 +389,17 @@ class Executor:
         self._counters.record_usage(
             spec.name, prompt + produced, cost, now, budget_day(now, run.plan.policy.timezone)
         )
-        return self._finish(run, "ok", spec.name, completion.text, usage, cost, None)
+        return self._finish(
+            run,
+            "ok",
+            spec.name,
+            completion.text,
+            usage,
+            cost,
+            None,
+            completion.finish_reason,
+            completion.payload,
+        )
 
     def _give_up(self, run: Run, failure: GatewayFailure | None) -> ExecutionResult:
         if failure is None:
@@ -386,9 +419,13 @@ class Executor:
         usage: Usage | None,
         cost: float,
         error: str | None,
+        finish_reason: str | None = None,
+        payload: Mapping[str, Any] | None = None,
     ) -> ExecutionResult:
         latency = (time.perf_counter() - run.started) * 1000
-        result = ExecutionResult(status, run, model, text, usage, cost, latency, error)
+        result = ExecutionResult(
+            status, run, model, text, usage, cost, latency, error, finish_reason, payload
+        )
         self._reports.append(result.report(self._content, self._redact))
         self._telemetry.executed(result)
         return result

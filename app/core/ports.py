@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -85,25 +86,60 @@ class GatewayFailure(Exception):
 
 @dataclass(frozen=True)
 class Completion:
-    """A finished upstream answer."""
+    """A finished upstream answer: its text, reported usage and, when not streamed, the
+    upstream's whole JSON answer (passed through to OpenAI clients)."""
 
     text: str
     prompt_tokens: int | None
     completion_tokens: int | None
     ttfb_seconds: float
     status: int = 200
+    finish_reason: str | None = None
+    payload: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One streamed chunk: the text it adds (may be empty: a role, a tool-call fragment, a
+    finish reason) and the upstream's chunk as it came."""
+
+    text: str
+    raw: Mapping[str, Any]
+
+    @property
+    def substantive(self) -> bool:
+        """Whether it carries content: text, a tool call or a finish reason (a role alone does
+        not, so a stream may still fall back to another model after it)."""
+        if self.text:
+            return True
+        for choice in self.raw.get("choices") or []:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if not isinstance(choice, dict):
+                continue
+            if choice.get("finish_reason") or (
+                isinstance(delta, dict) and (delta.get("tool_calls") or delta.get("function_call"))
+            ):
+                return True
+        return False
 
 
 @dataclass(frozen=True)
 class ChatCall:
-    """What is sent upstream for one attempt."""
+    """What is sent upstream for one attempt.
+
+    `extra` holds the client's other request fields (tools, stop, seed, response_format, ...),
+    forwarded unchanged; `endpoint` is `chat/completions`, `completions` or `embeddings`.
+    `max_tokens` is None when the client set no limit (its own field travels in `extra`).
+    """
 
     base_url: str
     upstream_model: str
-    messages: tuple[dict[str, str], ...]
-    max_tokens: int
+    messages: tuple[Mapping[str, Any], ...]
+    max_tokens: int | None
     temperature: float | None
     stream: bool
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    endpoint: str = "chat/completions"
 
 
 class Gateway(Protocol):
@@ -113,8 +149,8 @@ class Gateway(Protocol):
         """One non-streaming chat completion; raises GatewayFailure."""
         ...
 
-    def stream(self, call: ChatCall) -> Any:
-        """A streaming chat completion: an iterator of text deltas whose return value (the
+    def stream(self, call: ChatCall) -> Generator[Delta, None, Completion]:
+        """A streaming call: the upstream's chunks as Deltas; its return value (the
         StopIteration value) is the Completion; closing it stops the upstream call."""
         ...
 

@@ -44,6 +44,14 @@ class RouteRequest:
     messages: tuple[Message, ...] = field(default=())
     # `input.client` for the policy: the authenticated key's name, roles and team.
     client: Mapping[str, Any] | None = None
+    # What an OpenAI client sent, for the upstream: its messages as they were (tool calls,
+    # content parts), its other fields (forwarded unchanged), and which endpoint it called.
+    raw_messages: tuple[Mapping[str, Any], ...] = ()
+    passthrough: Mapping[str, Any] = field(default_factory=dict)
+    endpoint: str = "chat/completions"
+    # False when the client set no output limit: none is sent upstream either (the policy
+    # still estimates cost with max_output_tokens).
+    forward_max_tokens: bool = True
 
     def policy_view(self) -> dict[str, Any]:
         """The `input.request` object sent to OPA (no prompt text ever goes to the policy)."""

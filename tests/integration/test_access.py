@@ -32,6 +32,7 @@ SAMPLE_VALUES = {
     "key_id": "key_000000000000",
     "path:name": "index.js",
     "partition": "symphony",
+    "path:rest": "unknown",
 }
 # A key holding only this role must be refused where that role is not enough.
 WRONG_ROLE = {
@@ -42,6 +43,12 @@ WRONG_ROLE = {
     Role.SIDECAR: Role.ADMIN,
 }
 AUTH_ERRORS = {"unauthenticated", "forbidden", "csrf_failed", "origin_not_allowed"}
+
+
+def error_code(body: Any) -> str | None:
+    """The error code of Symphony's error body, or of OpenAI's (under /v1/)."""
+    error = (body or {}).get("error")
+    return error.get("code") if isinstance(error, dict) else error
 
 
 def concrete(rule: str) -> str:
@@ -104,15 +111,16 @@ def test_each_endpoint_with_no_key_a_wrong_key_and_the_right_key(
     path = concrete(rule)
     status, body = call(app, method, path, None)
     if role is Role.PUBLIC:
-        assert status not in (403,) or (body or {}).get("error") not in AUTH_ERRORS
+        assert status != 403 or error_code(body) not in AUTH_ERRORS
         return
-    assert (status, body["error"]) == (401, "unauthenticated")
+    assert (status, error_code(body)) == (401, "unauthenticated")
     status, body = call(app, method, path, "sym_not-a-key-" + "x" * 40)
-    assert (status, body["error"]) == (401, "unauthenticated")
+    assert (status, error_code(body)) == (401, "unauthenticated")
     status, body = call(app, method, path, keys[WRONG_ROLE[role]])
-    assert (status, body["error"], body["required_role"]) == (403, "forbidden", str(role))
+    assert (status, error_code(body)) == (403, "forbidden")
+    assert str(role) in json.dumps(body)  # the required role is named
     status, body = call(app, method, path, keys[role])
-    assert status not in (401, 403) or (body or {}).get("error") not in AUTH_ERRORS, body
+    assert status not in (401, 403) or error_code(body) not in AUTH_ERRORS, body
 
 
 def test_roles_include_the_roles_below_them(app: Flask) -> None:

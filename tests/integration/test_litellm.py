@@ -17,9 +17,9 @@ import openai
 import pytest
 import requests
 import yaml
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletionMessageFunctionToolCall, ChatCompletionMessageParam
 
-from tests.support.keys import api
+from tests.support.keys import ADMIN_KEY, api
 from tests.support.litellm import LITELLM, require_litellm, start_litellm
 from tests.support.processes import (
     ROOT,
@@ -73,8 +73,9 @@ def litellm_config(upstream_url: str) -> dict[str, Any]:
 def symphony_policy() -> dict[str, Any]:
     """Hosted models whose upstream_model names are LiteLLM model names."""
 
-    def model(name: str, upstream: str) -> dict[str, Any]:
+    def model(name: str, upstream: str, tools: tuple[str, ...] = ()) -> dict[str, Any]:
         return {
+            **({"tools": list(tools)} if tools else {}),
             "name": name,
             "provider": "litellm",
             "class": "hosted",
@@ -91,7 +92,7 @@ def symphony_policy() -> dict[str, Any]:
         "timezone": "Europe/Berlin",
         "cooldown": {"failures": 100, "seconds": 1},
         "models": [
-            model("hosted/alpha", "provider-alpha"),
+            model("hosted/alpha", "provider-alpha", ("function_calling",)),
             model("hosted/flaky", "provider-flaky"),
             model("hosted/mocked", "mocked"),
         ],
@@ -334,6 +335,37 @@ def test_provider_429_through_litellm_falls_back(
     outcomes = [(a["model"], a["outcome"], a["status"]) for a in body["attempts"]]
     assert outcomes == [("hosted/flaky", "http_429", 429), ("hosted/mocked", "ok", 200)]
     assert upstream.requests_for("flaky")
+
+
+@pytest.mark.slow
+def test_an_sdk_agent_calls_tools_through_symphony_and_litellm(
+    symphony: Service, upstream: UpstreamServer
+) -> None:
+    upstream.update("alpha", tool_call={"name": "lookup", "arguments": '{"q": "primes"}'})
+    client = openai.OpenAI(base_url=f"{symphony.url}/v1", api_key=ADMIN_KEY, max_retries=0)
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+        },
+    }
+    answer = client.chat.completions.create(
+        model="auto",
+        messages=[{"role": "user", "content": "find primes"}],
+        tools=[tool],  # type: ignore[list-item]
+        stop=["never-said"],
+        seed=7,
+        metadata={"symphony_task": "qa"},
+    )
+    choice = answer.choices[0]
+    assert answer.model == "hosted/alpha" and choice.finish_reason == "tool_calls"
+    call = (choice.message.tool_calls or [])[0]
+    assert isinstance(call, ChatCompletionMessageFunctionToolCall)
+    assert (call.function.name, json.loads(call.function.arguments)) == ("lookup", {"q": "primes"})
+    sent = upstream.last_body("alpha")  # what reached the provider behind LiteLLM
+    assert sent["tools"][0]["function"]["name"] == "lookup"
+    assert sent["stop"] == ["never-said"] and sent["seed"] == 7
 
 
 def test_litellm_venv_holds_the_pinned_version() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,3 +95,61 @@ def test_the_openai_front_door_reaches_the_local_model(proxy: Service) -> None:
     )
     assert completion.model == "local/smollm2"
     assert completion.choices[0].message.content
+
+
+def _local(proxy: Service) -> Any:
+    import openai
+
+    return openai.OpenAI(base_url=f"{proxy.url}/v1", api_key=ADMIN_KEY, max_retries=0, timeout=60)
+
+
+SUMMARIZE = {"symphony_task": "summarize", "symphony_loa": "1"}
+COUNT = [{"role": "user", "content": "Count from 1 to 20, separated by commas."}]
+
+
+def test_stop_words_length_and_json_reach_the_real_model(proxy: Service) -> None:
+    """What llama.cpp does with the client's fields is what the client gets, through Symphony."""
+    client = _local(proxy)
+    full = client.chat.completions.create(
+        model="local/smollm2", messages=COUNT, max_tokens=60, temperature=0, metadata=SUMMARIZE
+    )
+    text = full.choices[0].message.content or ""
+    words = text.split()
+    assert len(words) >= 2, text
+    stop = words[1]  # greedy decoding repeats itself: the answer up to here is known
+    stopped = client.chat.completions.create(
+        model="local/smollm2",
+        messages=COUNT,
+        max_tokens=60,
+        temperature=0,
+        stop=[stop],
+        metadata=SUMMARIZE,
+    )
+    cut = stopped.choices[0].message.content or ""
+    assert stopped.choices[0].finish_reason == "stop"
+    assert cut == text[: text.index(stop)], (cut, text)
+    short = client.chat.completions.create(
+        model="local/smollm2", messages=COUNT, max_tokens=3, temperature=0, metadata=SUMMARIZE
+    )
+    assert short.choices[0].finish_reason == "length"
+    assert short.usage is not None and short.usage.completion_tokens == 3
+    streamed = client.chat.completions.create(
+        model="local/smollm2",
+        messages=COUNT,
+        max_tokens=3,
+        temperature=0,
+        metadata=SUMMARIZE,
+        stream=True,
+    )
+    finishes = [c.choices[0].finish_reason for c in streamed if c.choices]
+    assert finishes[-1] == "length"
+    structured = client.chat.completions.create(
+        model="local/smollm2",
+        messages=[{"role": "user", "content": "Give a JSON object with a key named city."}],
+        max_tokens=40,
+        temperature=0,
+        response_format={"type": "json_object"},
+        metadata=SUMMARIZE,
+    )
+    content = structured.choices[0].message.content or ""
+    assert isinstance(json.loads(content), dict), content

@@ -1,10 +1,12 @@
 """A local stand-in for a hosted OpenAI-compatible provider, steerable per model.
 
 Hosted providers cannot be reached from tests, so this server speaks their wire format
-(chat completions, SSE chunks, `usage`, OpenAI's error object) and can be told, per upstream
-model name, to answer an HTTP error, to be slow, to cut a stream or to leave out usage. It
-records every request for assertions. Steer it in-process (`UpstreamServer`) or from another
-process through `POST /_control` (`RemoteUpstream`), e.g. when the proxy runs under gunicorn.
+(chat completions with tool calls, stop sequences and JSON mode; legacy completions;
+embeddings; SSE chunks, `usage`, OpenAI's error object) and can be told, per upstream model
+name, to call a tool, to answer an HTTP error, to be slow, to cut a stream or to leave out
+usage. It records every request for assertions. Steer it in-process (`UpstreamServer`) or
+from another process through `POST /_control` (`RemoteUpstream`), e.g. when the proxy runs
+under gunicorn.
 
 Run alone: `python -m tests.support.upstream --port 9100`.
 """
@@ -15,6 +17,7 @@ import abc
 import argparse
 import dataclasses
 import itertools
+import json
 import signal
 import threading
 import time
@@ -47,6 +50,26 @@ class Behaviour:
     completion_tokens: int | None = None  # None: counted from the reply
     # Error answers echo the presented credential and the prompt, as careless gateways do.
     echo_in_errors: bool = False
+    # {"name": str, "arguments": JSON string or object, "id"?: str}: when the request offers
+    # `tools` (and tool_choice is not "none") and its last message is not a tool result,
+    # answer with this call instead of text.
+    tool_call: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        call = self.tool_call
+        if call is None:
+            return
+        if (
+            not isinstance(call, dict)
+            or not isinstance(call.get("name"), str)
+            or not isinstance(call.get("arguments", "{}"), str | dict)
+            or not isinstance(call.get("id", ""), str)
+            or set(call) - {"name", "arguments", "id"}
+        ):
+            raise ValueError(
+                "tool_call takes a string `name`, `arguments` (a JSON string or object)"
+                " and optionally a string `id`"
+            )
 
     @classmethod
     def from_json(cls, fields: Mapping[str, Any], base: Behaviour | None = None) -> Behaviour:
@@ -123,6 +146,11 @@ class _Steering(abc.ABC):
     def no_usage(self, model: str) -> None:
         """Leave `usage` out of answers."""
         self.update(model, usage=False)
+
+    def call_tool(self, model: str, name: str, arguments: str | Mapping[str, Any] = "{}") -> None:
+        """Answer requests offering tools with a call to `name` (arguments as JSON text)."""
+        text = arguments if isinstance(arguments, str) else json.dumps(arguments)
+        self.update(model, tool_call={"name": name, "arguments": text})
 
 
 class UpstreamServer(_Steering):
@@ -235,6 +263,13 @@ class UpstreamServer(_Steering):
         """The requests whose body named `model`."""
         return [r for r in self.requests if r.model == model]
 
+    def last_body(self, model: str) -> Any:
+        """The body of the latest request naming `model`; LookupError if there was none."""
+        seen = self.requests_for(model)
+        if not seen:
+            raise LookupError(f"no request named {model!r}")
+        return seen[-1].body
+
     def behaviours(self) -> dict[str, Behaviour]:
         """Every behaviour set, by model."""
         with self._lock:
@@ -268,9 +303,9 @@ class UpstreamServer(_Steering):
                 )
             return behaviour, behaviour.status
 
-    def next_completion_id(self) -> str:
-        """A fresh `chatcmpl-...` id."""
-        return f"chatcmpl-standin{next(self._ids):06d}"
+    def next_completion_id(self, prefix: str = "chatcmpl") -> str:
+        """A fresh `chatcmpl-...` id (`cmpl-...` for legacy completions)."""
+        return f"{prefix}-standin{next(self._ids):06d}"
 
 
 class RemoteUpstream(_Steering):
@@ -303,6 +338,13 @@ class RemoteUpstream(_Steering):
         response.raise_for_status()
         records: list[dict[str, Any]] = response.json()["requests"]
         return records
+
+    def last_body(self, model: str) -> Any:
+        """The body of the latest request naming `model`; LookupError if there was none."""
+        seen = self.requests_for(model)
+        if not seen:
+            raise LookupError(f"no request named {model!r}")
+        return seen[-1]["body"]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

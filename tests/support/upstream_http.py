@@ -1,8 +1,10 @@
-"""The HTTP side of the stand-in upstream: OpenAI's chat-completions wire format.
+"""The HTTP side of the stand-in upstream: routes, OpenAI's status codes and SSE framing.
 
-Chat completions (JSON, or SSE chunks over HTTP/1.1 chunked encoding so a cut stream is a
-real protocol error for the client), `/v1/models`, OpenAI's error object, and the `/_control`
-and `/_requests` endpoints that steer and read the stand-in from other processes.
+Chat completions (text or a tool call; JSON, or SSE chunks over HTTP/1.1 chunked encoding so
+a cut stream is a real protocol error for the client), legacy completions, embeddings,
+`/v1/models`, OpenAI's error object, and the `/_control` and `/_requests` endpoints that steer
+and read the stand-in from other processes. The bodies themselves come from
+`tests.support.upstream_wire`.
 """
 
 from __future__ import annotations
@@ -15,80 +17,20 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
+
+from tests.support import upstream_wire as wire
 
 if TYPE_CHECKING:
     from tests.support.upstream import Behaviour, UpstreamServer
 
-_ERRORS: dict[int, tuple[str, str | None, str]] = {
-    400: ("invalid_request_error", None, "Invalid request."),
-    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided."),
-    404: ("invalid_request_error", "model_not_found", "The model does not exist."),
-    429: ("requests", "rate_limit_exceeded", "Rate limit reached for requests."),
-    500: ("server_error", None, "The server had an error while processing your request."),
-    502: ("server_error", None, "Bad gateway."),
-    503: ("server_error", None, "The engine is currently overloaded, please try again later."),
-}
+_CHAT_PATHS = ("/v1/chat/completions", "/chat/completions")
+_COMPLETION_PATHS = ("/v1/completions", "/completions")
+_EMBEDDING_PATHS = ("/v1/embeddings", "/embeddings")
 
 
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return ""
-
-
-def _reply_text(body: Mapping[str, Any], behaviour: Behaviour) -> str:
-    if behaviour.text is not None:
-        return behaviour.text
-    users = [m for m in body.get("messages", []) if isinstance(m, dict) and m.get("role") == "user"]
-    return f"echo: {_text_of(users[-1].get('content')) if users else ''}"
-
-
-def _words(text: str) -> list[str]:
-    """Split keeping the spaces, so joining the pieces gives the text back."""
-    pieces = text.split(" ")
-    return [p if i == len(pieces) - 1 else p + " " for i, p in enumerate(pieces)]
-
-
-def _split(text: str, parts: int) -> list[str]:
-    words = _words(text)
-    parts = max(1, min(parts, len(words)))
-    size = -(-len(words) // parts)
-    return ["".join(words[i : i + size]) for i in range(0, len(words), size)]
-
-
-def _usage(body: Mapping[str, Any], reply: str, behaviour: Behaviour) -> dict[str, int]:
-    prompt = behaviour.prompt_tokens
-    if prompt is None:
-        messages = body.get("messages", [])
-        prompt = sum(
-            len(_text_of(m.get("content")).split()) + 3 for m in messages if isinstance(m, dict)
-        )
-    completion = behaviour.completion_tokens
-    if completion is None:
-        completion = len(reply.split())
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
-
-
-def _error(status: int, message: str | None = None, param: str | None = None) -> dict[str, Any]:
-    kind, code, default = _ERRORS.get(status, ("server_error", None, HTTPStatus(status).phrase))
-    return {"error": {"message": message or default, "type": kind, "param": param, "code": code}}
-
-
-def _max_words(body: Mapping[str, Any]) -> int | None:
-    for key in ("max_completion_tokens", "max_tokens"):
-        value = body.get(key)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
+# the server ----------------------------------------------------------------------------------
 
 
 class UpstreamHTTPServer(ThreadingHTTPServer):
@@ -113,6 +55,7 @@ class UpstreamHTTPServer(ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
     def drop_connections(self) -> None:
+        """Cut every open connection, as a provider that goes away would."""
         with self.connections_lock:
             for conn in self.connections:
                 with contextlib.suppress(OSError):
@@ -169,6 +112,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_answer(self, payload: Mapping[str, Any], behaviour: Behaviour) -> None:
+        """A 200 JSON answer, or half of one and a dropped connection under `cut_after`."""
+        if behaviour.cut_after is None:
+            self._send_json(200, payload)
+            return
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data[: len(data) // 2])
+        self._drop()
+
     def _drop(self) -> None:
         """Close the connection abruptly, mid-body."""
         self.close_connection = True
@@ -186,8 +142,25 @@ class _Handler(BaseHTTPRequestHandler):
         key = self.upstream.api_key
         if key is None or self.headers.get("Authorization", "") == f"Bearer {key}":
             return True
-        self._send_json(401, _error(401))
+        self._send_json(401, wire.error(401))
         return False
+
+    def _admit(self, model: str, echoed: str) -> Behaviour | None:
+        """`model`'s behaviour after its delay, or None once its error status is answered."""
+        behaviour, failure = self.upstream.take(model)
+        if behaviour.delay_s:
+            time.sleep(behaviour.delay_s)
+        if failure is None:
+            return behaviour
+        headers = {}
+        if behaviour.retry_after is not None:
+            headers["Retry-After"] = f"{behaviour.retry_after:g}"
+        message = None
+        if behaviour.echo_in_errors:
+            presented = self.headers.get("Authorization", "")
+            message = f"rejected {presented!r} for: {echoed}"
+        self._send_json(failure, wire.error(failure, message), headers)
+        return None
 
     # routes ------------------------------------------------------------------------------
 
@@ -214,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
             ]
             self._send_json(200, {"object": "list", "data": data})
             return
-        self._send_json(404, _error(404, f"Unknown path {path}"))
+        self._send_json(404, wire.error(404, f"Unknown path {path}"))
 
     def do_POST(self) -> None:
         path = self.path.split("?", 1)[0]
@@ -223,16 +196,25 @@ class _Handler(BaseHTTPRequestHandler):
             self._control(body)
             return
         self._record(body)
-        if path not in ("/v1/chat/completions", "/chat/completions"):
-            self._send_json(404, _error(404, f"Unknown path {path}"))
+        routes = {_CHAT_PATHS: self._chat, _COMPLETION_PATHS: self._completions}
+        routes[_EMBEDDING_PATHS] = self._embeddings
+        route = next((r for paths, r in routes.items() if path in paths), None)
+        if route is None:
+            self._send_json(404, wire.error(404, f"Unknown path {path}"))
             return
         if not self._authorised():
             return
-        self._chat(body)
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            self._send_json(400, wire.error(400, "you must provide a model parameter", "model"))
+            return
+        try:
+            route(body)
+        except wire.BadRequest as exc:
+            self._send_json(400, wire.error(400, str(exc), exc.param))
 
     def _control(self, body: Any) -> None:
         if not isinstance(body, dict):
-            self._send_json(400, _error(400, "control body must be a JSON object"))
+            self._send_json(400, wire.error(400, "control body must be a JSON object"))
             return
         fields = dict(body)
         model = fields.pop("model", None)
@@ -247,130 +229,65 @@ class _Handler(BaseHTTPRequestHandler):
             if isinstance(model, str) and fields:
                 self.upstream.update(model, **fields)
         except (TypeError, ValueError) as exc:
-            self._send_json(400, _error(400, str(exc)))
+            self._send_json(400, wire.error(400, str(exc)))
             return
         self._send_json(200, {"ok": True})
 
-    def _chat(self, body: Any) -> None:
-        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
-            self._send_json(400, _error(400, "you must provide a model parameter", "model"))
-            return
+    # chat completions ------------------------------------------------------------------------
+
+    def _chat(self, body: dict[str, Any]) -> None:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
-            self._send_json(400, _error(400, "messages must be a non-empty array", "messages"))
-            return
+            raise wire.BadRequest("messages must be a non-empty array", "messages")
+        n = wire.choice_count(body)
         model: str = body["model"]
-        behaviour, failure = self.upstream.take(model)
-        if behaviour.delay_s:
-            time.sleep(behaviour.delay_s)
-        if failure is not None:
-            headers = {}
-            if behaviour.retry_after is not None:
-                headers["Retry-After"] = f"{behaviour.retry_after:g}"
-            message = None
-            if behaviour.echo_in_errors:
-                presented = self.headers.get("Authorization", "")
-                echoed = _reply_text(body, dataclasses.replace(behaviour, text=None))
-                message = f"rejected {presented!r} for: {echoed}"
-            self._send_json(failure, _error(failure, message), headers)
+        behaviour = self._admit(model, wire.reply_text(body, None))
+        if behaviour is None:
             return
-        reply = _reply_text(body, behaviour)
-        finish = "stop"
-        limit = _max_words(body)
-        if limit is not None and len(_words(reply)) > limit:
-            reply, finish = "".join(_words(reply)[:limit]).rstrip(), "length"
+        call = wire.wanted_call(body, behaviour)
+        if call is not None:
+            answers = [wire.tool_answer(*call, behaviour.chunks)] * n
+        else:
+            reply, finish = wire.generated(wire.reply_text(body, behaviour.text), body)
+            answers = [wire.text_answer(reply, finish, behaviour.chunks)] * n
+        usage = wire.usage(
+            behaviour, wire.chat_prompt_tokens(body), sum(a.completion_tokens for a in answers)
+        )
         completion_id = self.upstream.next_completion_id()
         if body.get("stream") is True:
-            self._stream(body, behaviour, model, completion_id, reply, finish)
-        else:
-            self._complete(body, behaviour, model, completion_id, reply, finish)
-
-    def _complete(
-        self,
-        body: Mapping[str, Any],
-        behaviour: Behaviour,
-        model: str,
-        completion_id: str,
-        reply: str,
-        finish: str,
-    ) -> None:
-        payload: dict[str, Any] = {
-            "id": completion_id,
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": reply, "refusal": None},
-                    "logprobs": None,
-                    "finish_reason": finish,
-                }
-            ],
-        }
-        if behaviour.usage:
-            payload["usage"] = _usage(body, reply, behaviour)
-        if behaviour.cut_after is None:
-            self._send_json(200, payload)
+            totals = usage if behaviour.usage else None
+            self._stream(behaviour, wire.chat_stream(body, completion_id, model, answers, totals))
             return
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data[: len(data) // 2])
-        self._drop()
+        payload = wire.chat_completion(completion_id, model, answers)
+        if behaviour.usage:
+            payload["usage"] = usage
+        self._send_answer(payload, behaviour)
 
-    def _stream(
-        self,
-        body: Mapping[str, Any],
-        behaviour: Behaviour,
-        model: str,
-        completion_id: str,
-        reply: str,
-        finish: str,
-    ) -> None:
-        options = body.get("stream_options")
-        include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        created = int(time.time())
-
-        def chunk(delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
-            event: dict[str, Any] = {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "choices": [
-                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-                ],
-            }
-            if include_usage:
-                event["usage"] = None
-            return event
-
+    def _stream(self, behaviour: Behaviour, events: wire.EventStream) -> None:
+        """SSE: `events` in order, then `[DONE]`; `cut_after` counts steps before the drop."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         try:
-            self._send_event(chunk({"role": "assistant", "content": "", "refusal": None}, None))
-            for sent, piece in enumerate(_split(reply, behaviour.chunks)):
+            for event in events.opening:
+                self._send_event(event)
+            for sent, step in enumerate(events.steps):
                 if behaviour.cut_after is not None and sent >= behaviour.cut_after:
                     self._drop()
                     return
                 if behaviour.chunk_delay_s:
                     time.sleep(behaviour.chunk_delay_s)
-                self._send_event(chunk({"content": piece}, None))
+                for event in step:
+                    self._send_event(event)
             if behaviour.cut_after is not None:
                 self._drop()
                 return
-            self._send_event(chunk({}, finish))
-            if include_usage and behaviour.usage:
-                last = chunk({}, None)
-                last["choices"] = []
-                last["usage"] = _usage(body, reply, behaviour)
-                self._send_event(last)
+            for event in events.closing:
+                self._send_event(event)
+            if events.last is not None:
+                self._send_event(events.last)
             self._send_raw(b"data: [DONE]\n\n")
             self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
@@ -381,3 +298,47 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_raw(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+
+    # legacy completions and embeddings ---------------------------------------------------------
+
+    def _completions(self, body: dict[str, Any]) -> None:
+        prompts = wire.inputs(body.get("prompt"), "prompt")
+        n = wire.choice_count(body)
+        model: str = body["model"]
+        behaviour = self._admit(model, f"echo: {prompts[0][0]}")
+        if behaviour is None:
+            return
+        texts = wire.completion_texts(body, prompts, behaviour.text, n)
+        usage = wire.usage(
+            behaviour,
+            sum(tokens for _, tokens in prompts),
+            sum(len(text.split()) for text, _ in texts),
+        )
+        completion_id = self.upstream.next_completion_id("cmpl")
+        if body.get("stream") is True:
+            totals = usage if behaviour.usage else None
+            events = wire.text_completion_stream(
+                body, completion_id, model, texts, behaviour.chunks, totals
+            )
+            self._stream(behaviour, events)
+            return
+        payload = wire.text_completion(completion_id, model, texts)
+        if behaviour.usage:
+            payload["usage"] = usage
+        self._send_answer(payload, behaviour)
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        inputs = wire.inputs(body.get("input"), "input")
+        dimensions, encoding = wire.embedding_options(body)
+        model: str = body["model"]
+        behaviour = self._admit(model, " ".join(text for text, _ in inputs))
+        if behaviour is None:
+            return
+        data = wire.embeddings_data(inputs, dimensions, encoding)
+        payload: dict[str, Any] = {"object": "list", "data": data, "model": model}
+        if behaviour.usage:
+            tokens = behaviour.prompt_tokens
+            if tokens is None:
+                tokens = sum(count for _, count in inputs)
+            payload["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
+        self._send_answer(payload, behaviour)
