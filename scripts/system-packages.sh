@@ -1,24 +1,50 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the stack and its tests use, when any is missing:
-# Redis, Prometheus (+ promtool), Chromium (+ driver) for browser tests, PostgreSQL (the
-# store's integration tests start a throwaway server), and build tools.
+# Installs the Debian packages a set of tasks needs, when any is missing. Sets (any number;
+# none means all):
+#   run    build tools for llama.cpp (cmake, g++), curl and jq: what `run` needs
+#   fleet  Redis and PostgreSQL (shared counters and store of `fleet-up`)
+#   ops    Prometheus with promtool (`symphony-slos`, the alert-rule tests)
+#   test   everything above, plus Chromium and chromium-driver for the browser tests
 set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/phase.sh
+source "$root/scripts/lib/phase.sh"
+
+sets=("$@")
+[ ${#sets[@]} -gt 0 ] || sets=(test)
+want_run="" want_fleet="" want_ops="" want_browser=""
+for set in "${sets[@]}"; do
+  case "$set" in
+    run) want_run=1 ;;
+    fleet) want_fleet=1 ;;
+    ops) want_ops=1 ;;
+    test) want_run=1 want_fleet=1 want_ops=1 want_browser=1 ;;
+    *) echo "usage: $0 [run|fleet|ops|test]..." >&2; exit 2 ;;
+  esac
+done
+
 need=()
-command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
-command -v promtool >/dev/null 2>&1 || need+=(prometheus)
-[ -x /usr/bin/chromium ] || need+=(chromium)
-command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
-compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
-command -v cmake >/dev/null 2>&1 || need+=(cmake)
-command -v g++ >/dev/null 2>&1 || need+=(g++)
-command -v curl >/dev/null 2>&1 || need+=(curl)
-command -v jq >/dev/null 2>&1 || need+=(jq)
+if [ -n "$want_run" ]; then
+  command -v cmake >/dev/null 2>&1 || need+=(cmake)
+  command -v g++ >/dev/null 2>&1 || need+=(g++)
+  command -v curl >/dev/null 2>&1 || need+=(curl)
+  command -v jq >/dev/null 2>&1 || need+=(jq)
+fi
+if [ -n "$want_fleet" ]; then
+  command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+fi
+if [ -n "$want_ops" ]; then
+  { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need+=(prometheus)
+fi
+if [ -n "$want_browser" ]; then
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+fi
 if [ ${#need[@]} -eq 0 ]; then
-  echo "system packages present"
+  echo "system packages present (${sets[*]})"
   exit 0
 fi
-echo "installing: ${need[*]}"
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
   if ! command -v sudo >/dev/null 2>&1; then
@@ -28,5 +54,5 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -q
-$sudo apt-get install -y -q --no-install-recommends "${need[@]}"
+phase "apt-get update" $sudo apt-get update -q
+phase "apt-get install ${need[*]}" $sudo apt-get install -y -q --no-install-recommends "${need[@]}"

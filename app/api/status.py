@@ -15,7 +15,7 @@ bp = Blueprint("status", __name__)
 @bp.get("/status/health.json")
 @requires(Role.PUBLIC)
 def health() -> ResponseReturnValue:
-    """Probes of OPA, the gateway, the local model and the counter store; 503 when down."""
+    """Probes of OPA, the stores and every model's upstream; 503 when routing is impossible."""
     body, status = services().monitor.health()
     return jsonify(body), status
 

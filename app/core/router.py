@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,9 +63,17 @@ class Plan:
 
 @dataclass
 class ModelHealth:
-    """Models whose upstream failed its last probe (kept by the health job)."""
+    """Models whose upstream failed its last probe, and why (kept by the health probes)."""
 
     unhealthy: frozenset[str] = field(default_factory=frozenset)
+    # model -> `unconfigured` (nothing set up where it is called) or `unreachable`.
+    reasons: Mapping[str, str] = field(default_factory=dict)
+
+    def mark(self, reasons: Mapping[str, str]) -> None:
+        """Replace the unhealthy models with those of `reasons` (model -> reason)."""
+        # Reasons first: a reader that sees a model in `unhealthy` finds its reason.
+        self.reasons = dict(reasons)
+        self.unhealthy = frozenset(self.reasons)
 
 
 class Router:
