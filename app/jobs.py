@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Mapping
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from app.bootstrap import Services
 
 log = logging.getLogger("symphony.jobs")
-
-HEALTH_INTERVAL_ENV = "SYMPHONY_HEALTH_INTERVAL_S"
-DEFAULT_HEALTH_INTERVAL_S = 10.0
-
-
-def health_interval_s(env: Mapping[str, str]) -> float:
-    """How often every model's upstream is probed (SYMPHONY_HEALTH_INTERVAL_S, seconds)."""
-    raw = env.get(HEALTH_INTERVAL_ENV, "").strip()
-    return float(raw) if raw else DEFAULT_HEALTH_INTERVAL_S
 
 
 def start_jobs(services: Services) -> BackgroundScheduler:
@@ -41,7 +30,7 @@ def start_jobs(services: Services) -> BackgroundScheduler:
     scheduler.add_job(
         services.monitor.refresh_model_health,
         "interval",
-        seconds=health_interval_s(os.environ),
+        seconds=services.settings.health_interval_s,
         id="health",
         max_instances=1,
         coalesce=True,

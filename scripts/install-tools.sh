@@ -22,12 +22,16 @@ need_go() {
 }
 
 opa() {
-  if [ -x "$bin/opa" ] && "$bin/opa" version 2>/dev/null | grep -q "^Version: ${OPA_VERSION#v}$"; then
+  # The version is read whole first: `opa version | grep -q` under pipefail fails whenever grep
+  # exits before opa has written its last line (SIGPIPE), and OPA was rebuilt for nothing.
+  local version=""
+  [ -x "$bin/opa" ] && version="$("$bin/opa" version 2>/dev/null || true)"
+  if grep -q "^Version: ${OPA_VERSION#v}$" <<<"$version"; then
     echo "opa ${OPA_VERSION} present"
     return
   fi
   need_go
-  phase "building opa ${OPA_VERSION} with Go (a few minutes the first time)" \
+  phase "building opa ${OPA_VERSION} with Go" \
     env GOBIN="$bin" CGO_ENABLED=0 go install "github.com/open-policy-agent/opa@${OPA_VERSION}"
 }
 
@@ -52,7 +56,7 @@ regal() {
     return
   fi
   need_go
-  phase "building regal ${REGAL_VERSION} with Go (a few minutes the first time)" build_regal
+  phase "building regal ${REGAL_VERSION} with Go" build_regal
 }
 
 for tool in "${tools[@]}"; do
