@@ -17,6 +17,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.api import (
         bundles,
         dashboard,
+        decisions,
         execute,
         identity,
         openai_compat,
@@ -24,6 +25,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         policy,
         runs,
         status,
+        whatif,
     )
     from app.api.access import AccessControl, check_route_roles, declare
     from app.api.client_limits import limit_clients
@@ -47,7 +49,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     access = AccessControl(services.identities, settings, services.metrics)
     app.extensions["symphony.access"] = access
     access.init_app(app)
-    blueprints = (plan, execute, openai_compat, policy, bundles, runs, status, dashboard, identity)
+    blueprints = (
+        plan,
+        execute,
+        openai_compat,
+        policy,
+        whatif,
+        decisions,
+        bundles,
+        runs,
+        status,
+        dashboard,
+        identity,
+    )
     for module in blueprints:
         app.register_blueprint(module.bp)
     services.metrics.bind(

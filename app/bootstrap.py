@@ -15,12 +15,15 @@ import sqlalchemy as sa
 
 from app.adapters.gateway import HttpGateway
 from app.adapters.opa import OpaPolicyEngine
+from app.adapters.opa_batch import RevisionEvaluator
 from app.adapters.opa_check import OpaCompiler, read_router_modules
 from app.adapters.sql.controls import SqlControls
 from app.adapters.sql.database import database_url, exclusive, migrate, open_engine
 from app.adapters.sql.identity import SqlAuditLog, SqlKeyStore
+from app.adapters.sql.records import SqlDecisionRecords
 from app.adapters.sql.revisions import SqlRevisionStore
 from app.adapters.sql.run_reports import SqlRunReports
+from app.adapters.sql.shadow import SqlShadow
 from app.adapters.sql.sidecars import SqlSidecarStatuses
 from app.core.bundles import BundleServer
 from app.core.counters import CounterStore, InMemoryCounterStore
@@ -34,6 +37,7 @@ from app.core.ports import Controls
 from app.core.redaction import Redactor
 from app.core.route_request import RouteRequestParser
 from app.core.router import ModelHealth, Router
+from app.core.shadow import ShadowRunner
 from app.core.validation import SchemaChecker
 from app.events import EventBus
 from app.metrics import SymphonyMetrics
@@ -72,6 +76,9 @@ class Services:
     identities: Identities
     audit: SqlAuditLog
     redactor: Redactor
+    records: SqlDecisionRecords
+    evaluator: RevisionEvaluator
+    shadow: SqlShadow
 
 
 def _schema(folder: Path, name: str) -> dict[str, Any]:
@@ -191,6 +198,17 @@ def build_services(settings: Settings) -> Services:
     bus = EventBus(redactor.redact_value)
     latencies = LatencyBook()
     telemetry = LiveTelemetry(metrics, bus, latencies)
+    evaluator = RevisionEvaluator(
+        opa_binary(settings), router_modules, cache_dir=settings.data_dir / "bundle-cache"
+    )
+    shadow = SqlShadow(database)
+    shadow_runner = ShadowRunner(
+        shadow,
+        lambda number, inputs: evaluator.decisions(policies.revision(number), inputs),
+        metrics.shadow_disagreement,
+        metrics.shadow_skipped.inc,
+    )
+    records = SqlDecisionRecords(database, on_written=shadow_runner)
     router = Router(
         engine,
         counters,
@@ -199,6 +217,7 @@ def build_services(settings: Settings) -> Services:
         health,
         grace_s=settings.revision_grace_s,
         on_refused=telemetry.refused,
+        on_decided=records.add,
     )
     gateway = HttpGateway(
         settings.gateway_key, settings.gateway_connect_timeout_s, settings.gateway_read_timeout_s
@@ -259,4 +278,7 @@ def build_services(settings: Settings) -> Services:
         identities=identities,
         audit=audit,
         redactor=redactor,
+        records=records,
+        evaluator=evaluator,
+        shadow=shadow,
     )

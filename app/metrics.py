@@ -170,6 +170,22 @@ class SymphonyMetrics:
             ["reason"],
             registry=r,
         )
+        self.replay_mismatches = Counter(
+            "symphony_replay_mismatches_total",
+            "Replayed decisions that differ from the recorded one (a bug: replay must agree)",
+            registry=r,
+        )
+        self.shadow_disagreements = Counter(
+            "symphony_shadow_disagreements_total",
+            "Live decisions the shadow revision would have decided otherwise, by rule and kind",
+            ["rule", "kind"],
+            registry=r,
+        )
+        self.shadow_skipped = Counter(
+            "symphony_shadow_skipped_total",
+            "Live decisions not evaluated under the shadow revision (bounded work per batch)",
+            registry=r,
+        )
         self._exporter: PrometheusMetrics | None = None
 
     def bind(
@@ -194,6 +210,14 @@ class SymphonyMetrics:
     def auth_failed(self, reason: str) -> None:
         """Count one request refused by access control."""
         self.auth_failures.labels(reason).inc()
+
+    def replay_mismatch(self) -> None:
+        """Count one replay that disagreed with its record."""
+        self.replay_mismatches.inc()
+
+    def shadow_disagreement(self, rule: str, kind: str) -> None:
+        """Count one decision the shadow revision would have made otherwise."""
+        self.shadow_disagreements.labels(rule, kind).inc()
 
     def revision_mismatch(self) -> None:
         """Count one decision refused for an older policy revision."""

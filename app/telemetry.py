@@ -65,6 +65,7 @@ class LiveTelemetry:
                 "model": decision.model,
                 "rule": decision.rule,
                 "denial": decision.denial,
+                "revision": decision.revision,
                 "reasons": [r.as_dict() for r in decision.reasons],
             }
         )
@@ -83,7 +84,20 @@ class LiveTelemetry:
             self.alert("warning", "ProviderFailing", model, f"{model} failed: {outcome}")
 
     def executed(self, result: ExecutionResult) -> None:
-        """Observe the end-to-end latency and fallbacks."""
+        """Observe the end-to-end latency and fallbacks; tell the live feed which model
+        served."""
+        self._bus.publish(
+            {
+                "type": "execution",
+                "at": now_iso(),
+                "decision_id": result.run.first_plan.decision_id,
+                "audit_id": result.run.audit_id,
+                "model": result.model,
+                "status": result.status,
+                "cost_usd": round(result.cost_usd, 8),
+                "latency_ms": round(result.latency_ms, 2),
+            }
+        )
         status = {"ok": "ok", "denied": "denied"}.get(result.status, "error")
         model = result.model or result.run.plan.decision.model or "none"
         stream = "true" if result.run.request.stream else "false"

@@ -14,6 +14,7 @@ from app import create_app
 from app.settings import Settings
 from tests.support.keys import KEY_SETTINGS, signed_in
 from tests.support.processes import ROOT, Service, free_port
+from tests.support.replay import assert_every_record_replays
 from tests.support.served import with_sidecar
 
 
@@ -43,9 +44,12 @@ def settings(tmp_path: Path, opa_port: int) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Flask:
-    """The application wired to real adapters."""
-    return create_app({"TESTING": True, "SETTINGS": settings})
+def app(settings: Settings) -> Iterator[Flask]:
+    """The application wired to real adapters; afterwards, every decision it recorded must
+    replay to the same result under its revision."""
+    application = create_app({"TESTING": True, "SETTINGS": settings})
+    yield application
+    assert_every_record_replays(application)
 
 
 @pytest.fixture

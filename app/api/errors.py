@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from app.adapters.opa_batch import EvaluationFailed
 from app.core.validation import FieldError
 
 
@@ -116,6 +117,11 @@ def register_error_handlers(app: Flask) -> None:
         response, status = json_error(exc.status, exc.code, exc.message, exc.errors, exc.extra)
         response.headers.update(exc.headers)
         return response, status
+
+    @app.errorhandler(EvaluationFailed)
+    def _evaluation_failed(exc: EvaluationFailed) -> tuple[Response, int]:
+        # The opa binary could not evaluate another revision (replay, simulate): no answer.
+        return json_error(503, "evaluation_failed", f"the policy could not be evaluated: {exc}")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> tuple[Response, int]:

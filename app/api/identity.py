@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -19,6 +18,7 @@ from app.api.access import (
 from app.api.body import json_object
 from app.api.context import request_id, services
 from app.api.errors import ApiError
+from app.api.params import timestamp
 from app.core.audit import AuditEvent, AuditQuery
 from app.core.identity import Identities, KeyRejected, Role
 from app.core.validation import FieldError
@@ -43,28 +43,6 @@ def _unknown_fields(body: dict[str, Any], allowed: set[str]) -> None:
             f"$.{unknown[0]}: unknown field",
             [FieldError(f"$.{name}", "unknown field") for name in unknown],
         )
-
-
-def _timestamp(value: Any, field_name: str) -> datetime:
-    if not isinstance(value, str) or len(value) > 64:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"{field_name}: an RFC 3339 time with an offset",
-            [FieldError(field_name, "must be an RFC 3339 time with an offset")],
-        )
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"{field_name}: an RFC 3339 time with an offset",
-            [FieldError(field_name, "must be an RFC 3339 time with an offset")],
-        )
-    return moment
 
 
 @bp.post("/session")
@@ -154,7 +132,7 @@ def create_key() -> ResponseReturnValue:
     if errors:
         raise ApiError(400, "invalid_request", f"{errors[0].field}: {errors[0].message}", errors)
     expires = body.get("expires_at")
-    expires_at = _timestamp(expires, "$.expires_at") if expires is not None else None
+    expires_at = timestamp(expires, "$.expires_at") if expires is not None else None
     assert isinstance(name, str) and isinstance(roles, list)
     try:
         record, key = services().identities.create(
@@ -207,8 +185,8 @@ def _audit_query() -> AuditQuery:
             f"?limit is 1..{MAX_AUDIT_PAGE}, ?before >= 1",
             [FieldError("?limit", f"must be between 1 and {MAX_AUDIT_PAGE}")],
         )
-    since = _timestamp(args["since"], "?since") if args.get("since") else None
-    until = _timestamp(args["until"], "?until") if args.get("until") else None
+    since = timestamp(args["since"], "?since") if args.get("since") else None
+    until = timestamp(args["until"], "?until") if args.get("until") else None
     return AuditQuery(
         actor=(args.get("actor") or None),
         kind=(args.get("kind") or None),

@@ -38,7 +38,7 @@ def _with_etag(body: dict[str, Any], revision: Revision, status: int = 200) -> R
     return response
 
 
-def _if_match() -> str:
+def if_match() -> str:
     """The writer's If-Match, required on every write (428 without it)."""
     tag = request.headers.get("If-Match", "").strip()
     if not tag:
@@ -82,7 +82,7 @@ def _written(revision: Revision) -> Response:
     return _with_etag(body, revision)
 
 
-def _write(change: Any, kind: str, subject: str | None = None) -> Response:
+def write_revision(change: Any, kind: str, subject: str | None = None) -> Response:
     """Run a write, audit it, and map its failures to 404/412/422."""
     before = services().policies.active_revision()
     try:
@@ -142,9 +142,9 @@ def validate_policy() -> ResponseReturnValue:
 @requires(Role.GOVERNOR)
 def put_policy() -> ResponseReturnValue:
     """A new revision with this document and the active guards."""
-    tag, author = _if_match(), _author()
+    tag, author = if_match(), _author()
     document = json_body()
-    return _write(
+    return write_revision(
         lambda: services().policies.replace_document(document, tag, author), "policy.revision"
     )
 
@@ -200,7 +200,7 @@ def get_revision(number: int) -> ResponseReturnValue:
 @requires(Role.GOVERNOR)
 def rollback() -> ResponseReturnValue:
     """`{"revision": n}`: a new revision whose content equals revision n."""
-    tag, author = _if_match(), _author()
+    tag, author = if_match(), _author()
     body = json_object()
     number = body.get("revision")
     unknown = sorted(set(body) - {"revision"})
@@ -213,7 +213,7 @@ def rollback() -> ResponseReturnValue:
             if unknown
             else [FieldError("$.revision", "must be an integer >= 1")],
         )
-    return _write(
+    return write_revision(
         lambda: services().policies.rollback(number, tag, author),
         "policy.rollback",
         f"to revision {number}",
@@ -271,10 +271,10 @@ def _guard_body() -> tuple[str, dict[str, str]]:
 @requires(Role.GOVERNOR)
 def put_guard(name: str) -> ResponseReturnValue:
     """Add or replace guard `name` (package symphony.guards.<name>) in a new revision."""
-    tag, author = _if_match(), _author()
+    tag, author = if_match(), _author()
     name = _guard_name(name)
     source, tests = _guard_body()
-    return _write(
+    return write_revision(
         lambda: services().policies.put_guard(name, source, tests, tag, author),
         "policy.guard",
         f"guard {name}",
@@ -285,9 +285,9 @@ def put_guard(name: str) -> ResponseReturnValue:
 @requires(Role.GOVERNOR)
 def delete_guard(name: str) -> ResponseReturnValue:
     """Remove guard `name` (and its tests) in a new revision."""
-    tag, author = _if_match(), _author()
+    tag, author = if_match(), _author()
     name = _guard_name(name)
-    return _write(
+    return write_revision(
         lambda: services().policies.delete_guard(name, tag, author),
         "policy.guard",
         f"guard {name} deleted",
@@ -298,7 +298,7 @@ def delete_guard(name: str) -> ResponseReturnValue:
 @requires(Role.GOVERNOR)
 def upload_bundle() -> ResponseReturnValue:
     """An `opa build` tarball: its guards and tests (and document, if any) as a new revision."""
-    tag, author = _if_match(), _author()
+    tag, author = if_match(), _author()
     if request.mimetype not in (
         "application/gzip",
         "application/x-gzip",
@@ -319,7 +319,7 @@ def upload_bundle() -> ResponseReturnValue:
             f"{len(exc.problems)} error(s) in the bundle; nothing changed",
             extra={"errors": [p.as_dict() for p in exc.problems]},
         ) from exc
-    return _write(
+    return write_revision(
         lambda: services().policies.replace_bundle(
             upload.document, upload.guards, upload.tests, tag, author
         ),

@@ -248,8 +248,9 @@ class Executor:
 
     def begin(self, request: RouteRequest, explain: str, source: str) -> Run:
         """Decide (raises PolicyEngineUnavailable) and open a run."""
-        plan = self._router.plan(request, explain)
-        run = Run(new_audit_id(plan.decided_at), request, source, plan, plan, time.perf_counter())
+        audit_id = new_audit_id(time.time())
+        plan = self._router.plan(request, explain, source, audit_id)
+        run = Run(audit_id, request, source, plan, plan, time.perf_counter())
         self._telemetry.decided(plan, source, run.audit_id)
         return run
 
@@ -321,7 +322,7 @@ class Executor:
             if number > 0:
                 self._sleep(self._backoff.delay(number))
                 try:
-                    run.plan = self._router.plan(run.request, "off")
+                    run.plan = self._router.plan(run.request, "off", "reevaluation", run.audit_id)
                 except PolicyEngineUnavailable:
                     return
                 if not run.plan.decision.allow:

@@ -269,6 +269,40 @@ class PolicyService:
             lambda active: (target.document, dict(target.guards), dict(target.tests)),
         )
 
+    def candidate(
+        self, document: Any | None = None, guards: Mapping[str, str] | None = None
+    ) -> Revision:
+        """The active revision with `document` and/or `guards` replaced, validated and
+        compiled like a write but never stored (number 0): what `simulate` evaluates."""
+        active = self.active_revision()
+        chosen = active.document if document is None else document
+        guard_set = GuardSet(
+            dict(active.guards if guards is None else guards),
+            {} if guards is not None else dict(active.tests),
+        )
+        errors = self.validate(chosen)
+        problems = guard_set.problems()
+        if errors or problems:
+            raise PolicyRejected(errors, problems)
+        chosen = copy.deepcopy(chosen)
+        with self._write_lock:
+            problems = self._compiler.problems(chosen, guard_set.guards, guard_set.tests)
+        if problems:
+            raise PolicyRejected([], problems)
+        return Revision(
+            number=0,
+            hash=content_hash(chosen, guard_set.guards, guard_set.tests),
+            document=chosen,
+            guards=guard_set.guards,
+            tests=guard_set.tests,
+            created_by="simulation",
+            created_at=datetime.now(UTC),
+            request_id="",
+            reason=None,
+            source="candidate",
+            parent=active.number,
+        )
+
     def _write(
         self,
         if_match: str,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.core.counters import CounterStore, budget_day
@@ -13,6 +14,7 @@ from app.core.policy_input import build_input
 from app.core.policy_service import PolicyService, Snapshot
 from app.core.policy_view import PolicyView
 from app.core.ports import Controls, Evaluation, PolicyEngine, PolicyEngineUnavailable
+from app.core.records import DecisionRecord
 from app.core.route_request import RouteRequest
 
 EXPLAIN_MODES = ("off", "notes", "full")
@@ -89,6 +91,7 @@ class Router:
         clock: Callable[[], float] = time.time,
         grace_s: float = 5.0,
         on_refused: Callable[[RevisionMismatch], None] = lambda refused: None,
+        on_decided: Callable[[DecisionRecord], None] = lambda record: None,
     ) -> None:
         self._engine = engine
         self._counters = counters
@@ -98,14 +101,22 @@ class Router:
         self._clock = clock
         self._grace_s = grace_s
         self._on_refused = on_refused
+        self._on_decided = on_decided
 
     def now(self) -> float:
         """The router's clock."""
         return self._clock()
 
-    def plan(self, request: RouteRequest, explain: str = "notes") -> Plan:
-        """Decide; raises PolicyEngineUnavailable when no trustworthy decision comes back,
-        RevisionMismatch when the sidecar evaluated an older revision past the grace."""
+    def plan(
+        self,
+        request: RouteRequest,
+        explain: str = "notes",
+        source: str = "plan",
+        audit_id: str | None = None,
+    ) -> Plan:
+        """Decide and record the decision; raises PolicyEngineUnavailable when no trustworthy
+        decision comes back, RevisionMismatch when the sidecar evaluated an older revision
+        past the grace."""
         snapshot = self._policies.snapshot()
         policy = snapshot.view
         now = self._clock()
@@ -115,6 +126,20 @@ class Router:
         )
         evaluation = self._engine.evaluate(opa_input, explain)
         decision = self._read(evaluation)
+        if evaluation.decision_id is None:
+            evaluation = replace(evaluation, decision_id=str(uuid.uuid4()))
+        self._on_decided(
+            DecisionRecord(
+                decision_id=str(evaluation.decision_id),
+                at=now,
+                source=source,
+                audit_id=audit_id,
+                revision=decision.revision,
+                revision_number=decision.revision_number,
+                input=opa_input,
+                result=evaluation.result,
+            )
+        )
         evaluated = decision.revision_number
         if evaluated != policy.revision:
             policy = self._evaluated_view(snapshot, evaluated, decision, evaluation, now)

@@ -15,6 +15,7 @@ from app import create_app
 from app.settings import Settings
 from tests.support.keys import KEY_SETTINGS, signed_in
 from tests.support.processes import Service
+from tests.support.replay import assert_every_record_replays
 from tests.support.served import with_sidecar
 from tests.support.upstream import UpstreamServer
 
@@ -111,9 +112,11 @@ def traffic_settings(
 
 
 @pytest.fixture
-def traffic_app(traffic_settings: Settings) -> Flask:
-    """The app wired to the stand-in."""
-    return create_app({"TESTING": True, "SETTINGS": traffic_settings})
+def traffic_app(traffic_settings: Settings) -> Iterator[Flask]:
+    """The app wired to the stand-in; afterwards every recorded decision must replay."""
+    application = create_app({"TESTING": True, "SETTINGS": traffic_settings})
+    yield application
+    assert_every_record_replays(application)
 
 
 @pytest.fixture

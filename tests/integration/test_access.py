@@ -33,6 +33,7 @@ SAMPLE_VALUES = {
     "path:name": "index.js",
     "partition": "symphony",
     "path:rest": "unknown",
+    "decision_id": "00000000-0000-0000-0000-000000000000",
 }
 # A key holding only this role must be refused where that role is not enough.
 WRONG_ROLE = {

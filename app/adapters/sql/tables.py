@@ -105,3 +105,37 @@ audit_events = sa.Table(
     sa.Column("after_hash", sa.String(64), nullable=True),
     sa.Column("detail", sa.Text, nullable=False),
 )
+
+# Every routing decision: the exact OPA input (no prompt text) and result, the revision OPA
+# evaluated, where it came from. Written in batches off the request path.
+decision_records = sa.Table(
+    "decision_records",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("decision_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("audit_id", sa.String(64), nullable=True, index=True),
+    sa.Column("revision", sa.String(64), nullable=True, index=True),
+    sa.Column("revision_number", sa.Integer, nullable=True),
+    sa.Column("allow", sa.Boolean, nullable=False),
+    sa.Column("model", sa.String(128), nullable=True, index=True),
+    sa.Column("rule", sa.String(128), nullable=True, index=True),
+    sa.Column("denial", sa.String(64), nullable=True, index=True),
+    sa.Column("input", sa.Text, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
+)
+
+# Live decisions evaluated again under the shadow revision (never enforced).
+shadow_results = sa.Table(
+    "shadow_results",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("decision_id", sa.String(64), nullable=False, index=True),
+    sa.Column("shadow_revision", sa.Integer, nullable=False, index=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("agrees", sa.Boolean, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("rule", sa.String(128), nullable=True),
+    sa.Column("result", sa.Text, nullable=False),
+)
