@@ -20,6 +20,7 @@ export default defineConfig({
       '/controls': target,
       '/status': target,
       '/runs': target,
+      '/decisions': target,
       '/session': target,
       '/audit': target,
       '/keys': target,

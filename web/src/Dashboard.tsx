@@ -15,15 +15,25 @@ import { KillSwitchControl } from './components/KillSwitchControl';
 import { KillSwitchDialog } from './components/KillSwitchDialog';
 import { LiveLog } from './components/LiveLog';
 import { ModelMatrix } from './components/ModelMatrix';
+import { OpenDecision } from './components/OpenDecision';
 import { Panel } from './components/Panel';
 import { PolicyEditor } from './components/PolicyEditor';
 import { RoleNotice } from './components/RoleNotice';
 import { RunbookPlanner } from './components/RunbookPlanner';
 import { RunOutput } from './components/RunOutput';
-import { fromDecisionMessage, fromPlan, type ExplainView } from './explain';
-import { initialLiveState, liveReducer } from './liveState';
+import { ShadowPolicy } from './components/ShadowPolicy';
+import {
+  fromPlan,
+  targetOfId,
+  targetOfMessage,
+  targetOfRun,
+  targetOfView,
+  type ExplainTarget,
+  type ExplainView,
+} from './explain';
+import { initialLiveState, liveReducer, type DecisionItem } from './liveState';
 import { abilitiesOf } from './roles';
-import type { DecisionMessage, Session } from './types';
+import type { ExecuteSummary, Session } from './types';
 import { useEventSocket } from './useEventSocket';
 import { useKillSwitch } from './useKillSwitch';
 import { usePlanner } from './usePlanner';
@@ -35,7 +45,7 @@ const SECTIONS = {
   run: { gridColumn: { xs: '1 / -1', md: 'span 6', lg: 'span 4' } },
   live: { gridColumn: { xs: '1 / -1', lg: 'span 4' } },
   policy: { gridColumn: { xs: '1 / -1', lg: 'span 8' } },
-  figure: { gridColumn: { xs: '1 / -1', lg: 'span 4' } },
+  side: { gridColumn: { xs: '1 / -1', lg: 'span 4' }, display: 'flex', flexDirection: 'column', gap: 2 },
   audit: { gridColumn: '1 / -1' },
   keys: { gridColumn: '1 / -1' },
 } as const;
@@ -65,26 +75,32 @@ export function Dashboard({ session, onSignOut, verifySession }: DashboardProps)
   const connection = useEventSocket(dispatch, { enabled: can.operate, verify });
   const planner = usePlanner();
   const killSwitch = useKillSwitch(dispatch, live.killSwitch?.kill_switch ?? null, can.operate);
-  const [explain, setExplain] = useState<ExplainView | null>(null);
+  const [explain, setExplain] = useState<ExplainTarget | null>(null);
   const [drawerOpen, setDrawerOpen] = useState(false);
   const [paletteOpen, setPaletteOpen] = useState(false);
   const policyEditor = useRef<HTMLTextAreaElement>(null);
 
-  const show = useCallback((view: ExplainView | null) => {
-    if (!view) return;
-    setExplain(view);
+  const open = useCallback((target: ExplainTarget) => {
+    setExplain(target);
     setDrawerOpen(true);
   }, []);
+  const show = useCallback(
+    (view: ExplainView | null) => {
+      if (view) open(targetOfView(view));
+    },
+    [open],
+  );
 
   const { plan, execute } = planner;
   const doPlan = useCallback(() => void plan().then(show), [plan, show]);
   const doExecute = useCallback(() => void execute().then(show), [execute, show]);
-  const doFullTrace = useCallback(() => void plan('full').then(show), [plan, show]);
   const explainLast = useCallback(() => {
     if (planner.lastPlan) show(fromPlan(planner.lastPlan, planner.lastMode));
     else setDrawerOpen(true);
   }, [planner.lastPlan, planner.lastMode, show]);
-  const explainEvent = useCallback((message: DecisionMessage) => show(fromDecisionMessage(message)), [show]);
+  const explainEvent = useCallback((item: DecisionItem) => open(targetOfMessage(item.message, item.execution)), [open]);
+  const explainRun = useCallback((summary: ExecuteSummary) => open(targetOfRun(summary)), [open]);
+  const openDecision = useCallback((decisionId: string) => open(targetOfId(decisionId)), [open]);
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent): void => {
@@ -217,6 +233,7 @@ export function Dashboard({ session, onSignOut, verifySession }: DashboardProps)
                   running={planner.busy === 'execute'}
                   summary={planner.summary}
                   failure={planner.failure}
+                  onExplain={explainRun}
                 />
               </Panel>
             </Box>
@@ -224,7 +241,7 @@ export function Dashboard({ session, onSignOut, verifySession }: DashboardProps)
         )}
         {can.operate && (
           <Box sx={SECTIONS.live}>
-            <Panel id="live" title="Live decisions & alerts">
+            <Panel id="live" title="Live decisions & alerts" actions={<OpenDecision onOpen={openDecision} />}>
               <LiveLog feed={live.feed} onSelectDecision={explainEvent} />
             </Panel>
           </Box>
@@ -232,12 +249,17 @@ export function Dashboard({ session, onSignOut, verifySession }: DashboardProps)
         {can.govern && (
           <Box sx={SECTIONS.policy}>
             <Panel id="policy" title="Policy">
-              <PolicyEditor editorRef={policyEditor} announcedVersion={live.policyVersion} />
+              <PolicyEditor editorRef={policyEditor} announcedVersion={live.policyVersion} onOpenDecision={openDecision} />
             </Panel>
           </Box>
         )}
         {can.operate && (
-          <Box sx={SECTIONS.figure}>
+          <Box sx={SECTIONS.side}>
+            {can.govern && (
+              <Panel id="shadow" title="Shadow policy">
+                <ShadowPolicy announcedVersion={live.policyVersion} />
+              </Panel>
+            )}
             <Panel id="architecture" title="Architecture">
               <ArchitectureFigure />
             </Panel>
@@ -259,13 +281,7 @@ export function Dashboard({ session, onSignOut, verifySession }: DashboardProps)
         )}
       </Box>
 
-      <ExplainDrawer
-        view={explain}
-        open={drawerOpen}
-        onClose={() => setDrawerOpen(false)}
-        onFullTrace={explain?.source === 'plan' && can.route ? doFullTrace : undefined}
-        fullTraceBusy={planner.busy === 'trace'}
-      />
+      <ExplainDrawer target={explain} open={drawerOpen} onClose={() => setDrawerOpen(false)} records={can.operate} />
       <KillSwitchDialog
         target={killSwitch.asking}
         pending={killSwitch.pending}

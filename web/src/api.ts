@@ -1,4 +1,6 @@
-// Every HTTP call the dashboard makes, typed against docs/api.md.
+// The HTTP calls of routing, policy, controls, sessions, audit and keys, typed against
+// docs/api.md (decision records and runs are in decisionRecords.ts).
+import { ApiError, call, rememberCsrfToken, rejection, send, transmit } from './http';
 import { readKillSwitch } from './killSwitch';
 import { readEventStream } from './sse';
 import type {
@@ -19,100 +21,13 @@ import type {
   PolicyRevisionRef,
   RouteRequest,
   Session,
+  ShadowState,
+  SimulationRequest,
+  SimulationResult,
   ValidationResult,
 } from './types';
 
-/** The server's sentence for an error, naming the role a 403 says is missing. */
-function describe(body: ApiErrorBody): string {
-  const sentence = body.message ?? body.error;
-  const role = body.required_role;
-  return role && !sentence.includes(role) ? `${sentence} (needs the ${role} role)` : sentence;
-}
-
-/** A non-2xx answer (or a broken one), with the server's error body. */
-export class ApiError extends Error {
-  readonly status: number;
-  readonly body: ApiErrorBody;
-
-  constructor(status: number, body: ApiErrorBody) {
-    super(describe(body));
-    this.name = 'ApiError';
-    this.status = status;
-    this.body = body;
-  }
-}
-
-function isErrorBody(value: unknown): value is ApiErrorBody {
-  return typeof value === 'object' && value !== null && typeof (value as ApiErrorBody).error === 'string';
-}
-
-async function errorFrom(response: Response): Promise<ApiError> {
-  const text = await response.text();
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (isErrorBody(parsed)) return new ApiError(response.status, parsed);
-  } catch {
-    // Not JSON (a proxy's HTML page, say): report the status line below.
-  }
-  return new ApiError(response.status, {
-    error: `http_${response.status}`,
-    message: `${response.status} ${response.statusText}`.trim(),
-  });
-}
-
-// ---- session plumbing -------------------------------------------------------------------
-
-/** Methods that change state: the server refuses them (403 csrf_failed) without the token. */
-const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-
-// The signed-in session's CSRF token. Module state, like the cookie it pairs with: one
-// session per page, and every call needs it.
-let csrfToken: string | null = null;
-
-type UnauthenticatedListener = (error: ApiError) => void;
-const unauthenticatedListeners = new Set<UnauthenticatedListener>();
-
-/** Be told when any call answers 401 (the session expired or its key was revoked); returns the unsubscribe. */
-export function onUnauthenticated(listener: UnauthenticatedListener): () => void {
-  unauthenticatedListeners.add(listener);
-  return () => {
-    unauthenticatedListeners.delete(listener);
-  };
-}
-
-/** The error for a non-2xx answer; a 401 voids the token and, outside /session, ends the session. */
-async function rejection(path: string, response: Response): Promise<ApiError> {
-  const error = await errorFrom(response);
-  if (response.status !== 401) return error;
-  csrfToken = null;
-  // /session answers its own 401s (a wrong key, nobody signed in yet) to the caller that asked.
-  if (!path.startsWith('/session')) for (const listener of [...unauthenticatedListeners]) listener(error);
-  return error;
-}
-
-interface Outgoing {
-  headers: Record<string, string>;
-  body?: string;
-  signal?: AbortSignal;
-}
-
-/** fetch with the session: its cookie (same origin) and, on a state-changing call, its CSRF token. */
-async function transmit(method: string, path: string, outgoing: Outgoing): Promise<Response> {
-  const headers = { ...outgoing.headers };
-  if (STATE_CHANGING.has(method) && csrfToken !== null) headers['X-CSRF-Token'] = csrfToken;
-  try {
-    return await fetch(path, {
-      method,
-      headers,
-      body: outgoing.body,
-      signal: outgoing.signal,
-      credentials: 'same-origin',
-    });
-  } catch (exc) {
-    if (exc instanceof DOMException && exc.name === 'AbortError') throw exc;
-    throw new ApiError(0, { error: 'network_error', message: `${method} ${path} failed: ${String(exc)}` });
-  }
-}
+export { ApiError, onUnauthenticated } from './http';
 
 /** A 412 from PUT /policy: someone saved another revision after the editor loaded its own. */
 export class PolicyConflict extends ApiError {
@@ -145,29 +60,6 @@ function policyWriteError(error: ApiError): ApiError {
   return error;
 }
 
-async function send(
-  method: string,
-  path: string,
-  body?: unknown,
-  headers?: Record<string, string>,
-  refine: (error: ApiError) => ApiError = (error) => error,
-): Promise<Response> {
-  const response = await transmit(method, path, {
-    headers: {
-      Accept: 'application/json',
-      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-      ...headers,
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!response.ok) throw refine(await rejection(path, response));
-  return response;
-}
-
-async function call<T>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
-  const response = await send(method, path, body, headers);
-  return (await response.json()) as T;
-}
 
 /** A policy revision with its etag: the body's field, else the ETag header (unreadable behind some proxies). */
 async function policyFrom(response: Response): Promise<PolicyResponse> {
@@ -269,6 +161,38 @@ export async function savePolicy(document: unknown, etag: string | null): Promis
   return policyFrom(await send('PUT', '/policy', document, headers, policyWriteError));
 }
 
+/**
+ * POST /policy/simulate: re-decide recorded decisions under a candidate (a document, guards
+ * or a stored revision) and count what would change; nothing is stored. A candidate that does
+ * not compile or validate is a 422 `policy_invalid` with every error.
+ */
+export function simulatePolicy(request: SimulationRequest): Promise<SimulationResult> {
+  return call<SimulationResult>('POST', '/policy/simulate', request);
+}
+
+/** GET /policy/shadow: the shadow revision (null: none) and how often it disagrees with the active one. */
+export function fetchShadow(): Promise<ShadowState> {
+  return call<ShadowState>('GET', '/policy/shadow');
+}
+
+/** PUT /policy/shadow: evaluate revision `revision` beside the active one from now on. */
+export async function setShadow(revision: number): Promise<void> {
+  await send('PUT', '/policy/shadow', { revision });
+}
+
+/** DELETE /policy/shadow: stop evaluating a shadow revision. */
+export async function dropShadow(): Promise<void> {
+  await send('DELETE', '/policy/shadow');
+}
+
+/**
+ * POST /policy/shadow/promote: make the shadow revision the active one, over the active
+ * revision `etag` names (a PolicyConflict when another became active since).
+ */
+export async function promoteShadow(etag: string): Promise<PolicyResponse> {
+  return policyFrom(await send('POST', '/policy/shadow/promote', undefined, { 'If-Match': etag }, policyWriteError));
+}
+
 /** GET /controls/kill-switch. */
 export async function fetchKillSwitch(): Promise<KillSwitchState> {
   return readKillSwitch(await call<KillSwitchWire>('GET', '/controls/kill-switch'));
@@ -282,14 +206,14 @@ export async function setKillSwitch(on: boolean, reason: string): Promise<KillSw
 /** GET /session: who is signed in; an ApiError 401 when nobody is. */
 export async function fetchSession(): Promise<Session> {
   const session = await call<Session>('GET', '/session');
-  csrfToken = session.csrf_token;
+  rememberCsrfToken(session.csrf_token);
   return session;
 }
 
 /** POST /session: trade an API key for a session cookie (401 wrong key, 429 too many tries). */
 export async function signIn(key: string): Promise<Session> {
   const session = await call<Session>('POST', '/session', { key });
-  csrfToken = session.csrf_token;
+  rememberCsrfToken(session.csrf_token);
   return session;
 }
 
@@ -298,7 +222,7 @@ export async function signOut(): Promise<void> {
   try {
     await send('DELETE', '/session');
   } finally {
-    csrfToken = null;
+    rememberCsrfToken(null);
   }
 }
 

@@ -4,6 +4,7 @@ import type {
   AlertMessage,
   DecisionMessage,
   EventMessage,
+  ExecutionMessage,
   KillSwitchState,
   ModelStat,
 } from './types';
@@ -11,14 +12,22 @@ import type {
 /** How many decisions and alerts the live pane keeps. */
 export const FEED_LIMIT = 100;
 
-export type FeedItem =
-  | { kind: 'decision'; key: string; message: DecisionMessage }
-  | { kind: 'alert'; key: string; message: AlertMessage };
+/** A decision line; `execution` arrives after it when the decision was run. */
+export interface DecisionItem {
+  kind: 'decision';
+  key: string;
+  message: DecisionMessage;
+  execution: ExecutionMessage | null;
+}
+
+export type FeedItem = DecisionItem | { kind: 'alert'; key: string; message: AlertMessage };
 
 export interface LiveState {
   models: ModelStat[];
   statsAt: string | null;
   feed: FeedItem[];
+  /** Executions whose decision line has not arrived (or has left the feed), newest first. */
+  orphanExecutions: ExecutionMessage[];
   killSwitch: KillSwitchState | null;
   policyVersion: number | null;
   serverVersion: string | null;
@@ -29,6 +38,7 @@ export const initialLiveState: LiveState = {
   models: [],
   statsAt: null,
   feed: [],
+  orphanExecutions: [],
   killSwitch: null,
   policyVersion: null,
   serverVersion: null,
@@ -45,6 +55,23 @@ export type LiveAction = EventMessage | KillSwitchLearned;
 
 function prepend(feed: FeedItem[], item: FeedItem): FeedItem[] {
   return [item, ...feed].slice(0, FEED_LIMIT);
+}
+
+/** Whether an execution is the run of this decision (by decision id, else by audit id). */
+function runOf(execution: ExecutionMessage, decision: DecisionMessage): boolean {
+  if (execution.decision_id === decision.decision_id) return true;
+  return execution.audit_id !== null && execution.audit_id === decision.audit_id;
+}
+
+/** Attach an execution to its decision line; one that matches none is kept for a line to come. */
+function withExecution(state: LiveState, execution: ExecutionMessage): LiveState {
+  const index = state.feed.findIndex((item) => item.kind === 'decision' && runOf(execution, item.message));
+  if (index === -1) {
+    return { ...state, orphanExecutions: [execution, ...state.orphanExecutions].slice(0, FEED_LIMIT) };
+  }
+  const feed = [...state.feed];
+  feed[index] = { ...(feed[index] as DecisionItem), execution };
+  return { ...state, feed };
 }
 
 /** Fold one message into the state; newest feed items first, at most FEED_LIMIT of them. */
@@ -65,12 +92,16 @@ export function liveReducer(state: LiveState, action: LiveAction): LiveState {
       return { ...state, models: action.models, statsAt: action.at };
     case 'decision': {
       const key = `d-${action.decision_id}-${action.source}-${state.received}`;
+      const execution = state.orphanExecutions.find((orphan) => runOf(orphan, action)) ?? null;
       return {
         ...state,
         received: state.received + 1,
-        feed: prepend(state.feed, { kind: 'decision', key, message: action }),
+        feed: prepend(state.feed, { kind: 'decision', key, message: action, execution }),
+        orphanExecutions: execution ? state.orphanExecutions.filter((orphan) => orphan !== execution) : state.orphanExecutions,
       };
     }
+    case 'execution':
+      return withExecution(state, action);
     case 'alert': {
       const key = `a-${action.name}-${action.at}-${state.received}`;
       return {

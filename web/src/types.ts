@@ -19,6 +19,8 @@ export interface ApiErrorBody {
   detail?: string;
   /** 412 `precondition_failed`: the revision that is active now. */
   current?: PolicyRevisionRef;
+  /** 503 `policy_revision_mismatch` and (when sent) denials: the refused decision's id. */
+  decision_id?: string;
   /** 403 `forbidden`: the role the call needs. */
   required_role?: Role;
 }
@@ -259,10 +261,13 @@ export interface ModelStatsMessage {
   models: ModelStat[];
 }
 
+/** Where a decision was made; `reevaluation` is the server re-deciding a recorded input. */
+export type DecisionSource = 'plan' | 'execute' | 'openai' | 'reevaluation';
+
 export interface DecisionMessage {
   type: 'decision';
   at: string;
-  source: 'plan' | 'execute' | 'openai';
+  source: DecisionSource;
   decision_id: string;
   audit_id: string | null;
   task: string;
@@ -273,6 +278,20 @@ export interface DecisionMessage {
   rule: string | null;
   denial: string | null;
   reasons: Reason[];
+  /** The bundle revision OPA evaluated (`r3-…`), when the server says. */
+  revision?: string;
+}
+
+/** Sent after each execution: who served the decision, at what cost. */
+export interface ExecutionMessage {
+  type: 'execution';
+  decision_id: string;
+  audit_id: string | null;
+  /** The model that served (null when none did: denied, failed, cancelled). */
+  model: string | null;
+  status: 'ok' | 'denied' | 'failed' | 'cancelled';
+  cost_usd: number | null;
+  latency_ms: number | null;
 }
 
 export interface AlertMessage {
@@ -292,5 +311,141 @@ export type EventMessage =
   | HelloMessage
   | ModelStatsMessage
   | DecisionMessage
+  | ExecutionMessage
   | AlertMessage
   | KillSwitchMessage;
+
+// ---- decision records, replay, simulation, shadow ---------------------------------------
+
+/** The counters OPA read for one model when it decided. */
+export interface ModelCounters {
+  rpm: number;
+  tpm: number;
+  usd_today: number;
+  cooling_down: boolean;
+  healthy: boolean;
+}
+
+/** The exact OPA input of a recorded decision. */
+export interface DecisionInput {
+  request: Record<string, unknown>;
+  models: Record<string, ModelCounters>;
+  now_ns: number;
+  kill_switch: boolean;
+  client?: { name: string; roles: Role[]; team: string | null };
+}
+
+/** GET /decisions/<id>: what was asked, under which revision, and what was decided. */
+export interface DecisionRecord {
+  decision_id: string;
+  at: string;
+  source: DecisionSource;
+  audit_id: string | null;
+  /** The bundle revision, `r3-<hash16>`. */
+  revision: string;
+  revision_number: number;
+  input: DecisionInput;
+  decision: Decision;
+}
+
+/** One line of GET /decisions. */
+export interface DecisionSummary {
+  decision_id: string;
+  at: string;
+  source: DecisionSource;
+  audit_id: string | null;
+  revision: string;
+  revision_number: number;
+  allow: boolean;
+  model: string | null;
+  rule: string | null;
+  denial: string | null;
+}
+
+export interface DecisionPage {
+  decisions: DecisionSummary[];
+  next_before: string | null;
+}
+
+export interface DecisionQuery {
+  model?: string;
+  rule?: string;
+  denial?: string;
+  revision?: string;
+  source?: DecisionSource;
+  since?: string;
+  until?: string;
+  limit?: number;
+  before?: string;
+}
+
+/** POST /decisions/<id>/replay: the recorded input re-evaluated under the recorded revision. */
+export interface ReplayResult {
+  decision_id?: string;
+  /** The revision re-evaluated (the recorded one). */
+  revision?: string;
+  decision: Decision;
+  /** The decision as recorded, for comparison. */
+  recorded?: Decision;
+  equal: boolean;
+  differences: string[];
+  explain: Explain;
+}
+
+/** GET /runs/<audit_id>: the stored run report (the fields the dashboard reads). */
+export interface RunReport {
+  audit_id?: string;
+  decision_id?: string;
+  at?: string;
+  status: string;
+  /** The model that served; null when none did. */
+  model: string | null;
+  cost_usd: number | null;
+  usage: Usage | null;
+  attempts: Attempt[];
+}
+
+/** The outcome of one decision as the simulation compares it. */
+export interface SimulatedOutcome {
+  allow: boolean;
+  model: string | null;
+  rule: string | null;
+  denial: string | null;
+}
+
+/** POST /policy/simulate; the default is the last 24 h, up to 10,000 recorded decisions. */
+export interface SimulationRequest {
+  document?: unknown;
+  guards?: Record<string, string>;
+  revision?: number;
+  since?: string;
+  until?: string;
+  limit?: number;
+}
+
+export interface SimulationResult {
+  total: number;
+  kept: number;
+  changed_model: number;
+  became_denied: number;
+  became_allowed: number;
+  still_denied: number;
+  by_rule: Record<string, { total: number; changed_model: number; became_denied: number; became_allowed: number }>;
+  by_model: Record<string, { before: number; after: number }>;
+  by_reason: Record<string, number>;
+  usd_per_day_change: number;
+  window: { since: string; until: string };
+  examples: { decision_id: string; before: SimulatedOutcome; after: SimulatedOutcome; reasons: Reason[] }[];
+  elapsed_s: number;
+}
+
+/** GET /policy/shadow: the revision evaluated beside the active one, and how often they disagree. */
+export interface ShadowState {
+  revision: number | null;
+  since: string | null;
+  /** Who set it. */
+  set_by?: string | null;
+  evaluated: number;
+  disagreements: number;
+  rate: number;
+}

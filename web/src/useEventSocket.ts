@@ -12,7 +12,7 @@ export interface Connection {
   retryInMs: number | null;
 }
 
-const KNOWN_TYPES = new Set(['hello', 'model_stats', 'decision', 'alert', 'kill_switch']);
+const KNOWN_TYPES = new Set(['hello', 'model_stats', 'decision', 'execution', 'alert', 'kill_switch']);
 const BASE_DELAY_MS = 500;
 const MAX_DELAY_MS = 10_000;
 

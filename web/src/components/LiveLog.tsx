@@ -4,16 +4,54 @@ import Box from '@mui/material/Box';
 import ButtonBase from '@mui/material/ButtonBase';
 import Chip from '@mui/material/Chip';
 import Typography from '@mui/material/Typography';
-import type { FeedItem } from '../liveState';
+import { ms, usd } from '../format';
+import type { DecisionItem, FeedItem } from '../liveState';
 import { MONO_FONTS } from '../theme';
-import type { AlertMessage, DecisionMessage } from '../types';
+import type { AlertMessage, ExecutionMessage } from '../types';
 
 function clock(at: string): string {
   const date = new Date(at);
   return Number.isNaN(date.getTime()) ? at : date.toLocaleTimeString([], { hour12: false });
 }
 
-function DecisionLine({ message, onSelect }: { message: DecisionMessage; onSelect: () => void }) {
+function Execution({ planned, execution }: { planned: string | null; execution: ExecutionMessage }) {
+  const fallback = execution.model !== null && planned !== null && execution.model !== planned;
+  const facts = [
+    execution.cost_usd !== null ? usd(execution.cost_usd) : null,
+    execution.latency_ms !== null ? ms(execution.latency_ms) : null,
+  ].filter((fact) => fact !== null);
+  return (
+    <Box
+      component="span"
+      className="feed-execution"
+      data-status={execution.status}
+      data-serving-model={execution.model ?? ''}
+      sx={{ display: 'block', pl: 0.5 }}
+    >
+      {execution.model ? (
+        <Typography component="span" variant="body2">
+          served by <b>{execution.model}</b>
+        </Typography>
+      ) : (
+        <Typography component="span" variant="body2">
+          served by no model
+        </Typography>
+      )}
+      {execution.status !== 'ok' && (
+        <Chip size="small" color="warning" variant="outlined" label={execution.status} sx={{ ml: 1 }} />
+      )}
+      {fallback && <Chip size="small" color="warning" label={`fallback from ${planned}`} sx={{ ml: 1 }} />}
+      {facts.length > 0 && (
+        <Typography component="span" variant="caption" sx={{ opacity: 0.75, ml: 1 }}>
+          {facts.join(' · ')}
+        </Typography>
+      )}
+    </Box>
+  );
+}
+
+function DecisionLine({ item, onSelect }: { item: DecisionItem; onSelect: () => void }) {
+  const { message, execution } = item;
   const outcome = message.allow ? `→ ${message.model} (${message.rule})` : `✖ denied: ${message.denial}`;
   return (
     <ButtonBase
@@ -32,6 +70,7 @@ function DecisionLine({ message, onSelect }: { message: DecisionMessage; onSelec
           {outcome}
         </Box>
       </Typography>
+      {execution && <Execution planned={message.model} execution={execution} />}
     </ButtonBase>
   );
 }
@@ -60,10 +99,10 @@ function AlertLine({ message }: { message: AlertMessage }) {
 
 interface LiveLogProps {
   feed: FeedItem[];
-  onSelectDecision: (message: DecisionMessage) => void;
+  onSelectDecision: (item: DecisionItem) => void;
 }
 
-/** Recent decisions and alerts from the socket, newest first. */
+/** Recent decisions (with who served them, once run) and alerts from the socket, newest first. */
 export function LiveLog({ feed, onSelectDecision }: LiveLogProps) {
   return (
     <Box
@@ -83,11 +122,12 @@ export function LiveLog({ feed, onSelectDecision }: LiveLogProps) {
           component="li"
           key={item.key}
           data-kind={item.kind}
+          data-decision-id={item.kind === 'decision' ? item.message.decision_id : undefined}
           className={item.kind === 'alert' ? 'feed-alert' : 'feed-decision'}
           sx={{ py: 0.5, borderBottom: 1, borderColor: 'divider' }}
         >
           {item.kind === 'decision' ? (
-            <DecisionLine message={item.message} onSelect={() => onSelectDecision(item.message)} />
+            <DecisionLine item={item} onSelect={() => onSelectDecision(item)} />
           ) : (
             <AlertLine message={item.message} />
           )}

@@ -1,36 +1,20 @@
-import Alert from '@mui/material/Alert';
-import AlertTitle from '@mui/material/AlertTitle';
 import Box from '@mui/material/Box';
 import Button from '@mui/material/Button';
 import Chip from '@mui/material/Chip';
 import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
 import { useCallback, useEffect, useState, type ChangeEvent, type RefObject } from 'react';
-import { ApiError, PolicyConflict, fetchPolicy, fetchPolicyHistory, savePolicy, validatePolicy } from '../api';
+import { ApiError, PolicyConflict, fetchPolicy, fetchPolicyHistory, savePolicy, simulatePolicy, validatePolicy } from '../api';
 import { MONO_FONTS } from '../theme';
-import type { ApiErrorBody, PolicyMeta, PolicyResponse, PolicyRevisionRef } from '../types';
-import { ErrorNotice } from './ErrorNotice';
+import type { PolicyMeta, PolicyResponse, PolicyRevisionRef, SimulationResult } from '../types';
+import { ImpactPreview } from './ImpactPreview';
+import { HistoryList, OutcomeNotice, shortHash, type Action, type Outcome } from './PolicyNotices';
 
-type Outcome =
-  | { kind: 'parse_error'; message: string }
-  | { kind: 'valid' }
-  | { kind: 'saved'; version: number; inStep: boolean | null }
-  | { kind: 'conflict'; current: PolicyRevisionRef; loaded: number }
-  | { kind: 'kept'; current: PolicyRevisionRef }
-  | { kind: 'failed'; status: number; body: ApiErrorBody; action: 'validate' | 'save' | 'load' };
-
-interface ConflictActions {
-  onReload: () => void;
-  onKeep: (current: PolicyRevisionRef) => void;
-}
-
-/** Enough of a sha256 to tell revisions apart at a glance. */
-function shortHash(hash: string | null | undefined): string {
-  return hash ? hash.slice(0, 8) : '';
-}
-
-function authorship(meta: { updated_by?: string | null; updated_at?: string | null }): string {
-  return `by ${meta.updated_by ?? 'unknown'}${meta.updated_at ? ` at ${meta.updated_at}` : ''}`;
+/** The last impact preview: running (no result yet) or done, for the document it simulated. */
+interface Impact {
+  result: SimulationResult | null;
+  /** The simulated document, as canonical JSON. */
+  document: string;
 }
 
 function borderColor(outcome: Outcome | null): string {
@@ -52,121 +36,27 @@ export function parseDocument(text: string): { document: unknown } | { error: st
   }
 }
 
-function failed(action: 'validate' | 'save' | 'load', exc: unknown): Outcome {
+/** The editor's text as canonical JSON (null when it does not parse): what a preview is of. */
+function canonical(text: string): string | null {
+  const parsed = parseDocument(text);
+  return 'error' in parsed ? null : JSON.stringify(parsed.document);
+}
+
+function failed(action: Action, exc: unknown): Outcome {
   if (exc instanceof ApiError) return { kind: 'failed', status: exc.status, body: exc.body, action };
   return { kind: 'failed', status: 0, body: { error: 'client_error', message: String(exc) }, action };
-}
-
-function HistoryList({ versions, active }: { versions: PolicyMeta[]; active: number | null }) {
-  return (
-    <Box component="ol" aria-label="Policy version history" sx={{ listStyle: 'none', m: 0, p: 0, maxHeight: 160, overflow: 'auto' }}>
-      {versions.map((meta) => (
-        <Box
-          component="li"
-          key={meta.version}
-          data-version={meta.version}
-          sx={{ py: 0.25, display: 'flex', gap: 1, alignItems: 'baseline', flexWrap: 'wrap' }}
-        >
-          <Chip
-            size="small"
-            label={`v${meta.version}`}
-            color={meta.version === active ? 'primary' : 'default'}
-            variant={meta.version === active ? 'filled' : 'outlined'}
-          />
-          <Typography variant="body2" component="span">
-            {meta.label ?? ''} by {meta.updated_by ?? 'unknown'}
-          </Typography>
-          <Typography variant="caption" component="span" sx={{ opacity: 0.7 }}>
-            {meta.updated_at ?? ''}
-          </Typography>
-          {meta.hash && (
-            <Typography variant="caption" component="code" sx={{ opacity: 0.7, fontFamily: MONO_FONTS }}>
-              {shortHash(meta.hash)}
-            </Typography>
-          )}
-        </Box>
-      ))}
-    </Box>
-  );
-}
-
-function OutcomeNotice({ outcome, active, actions }: { outcome: Outcome; active: number | null; actions: ConflictActions }) {
-  switch (outcome.kind) {
-    case 'parse_error':
-      return (
-        <Alert severity="error" variant="outlined" role="alert" data-error="json_parse">
-          The JSON does not parse: {outcome.message}. Nothing was sent.
-        </Alert>
-      );
-    case 'valid':
-      return (
-        <Alert severity="success" variant="outlined" role="status">
-          Valid: the document passes the policy schema.
-        </Alert>
-      );
-    case 'saved':
-      return (
-        <Alert severity="success" variant="outlined" role="status">
-          Saved as version {outcome.version}
-          {outcome.inStep === true && "; this proxy's OPA sidecar runs it."}
-          {outcome.inStep === false &&
-            "; this proxy's OPA sidecar has not activated it yet, and decisions under the older version are refused."}
-          {outcome.inStep === null && '.'}
-        </Alert>
-      );
-    case 'conflict':
-      return (
-        <Alert
-          severity="warning"
-          variant="outlined"
-          role="alert"
-          data-error="precondition_failed"
-          action={
-            <Stack direction="row" sx={{ gap: 1 }}>
-              <Button size="small" color="inherit" variant="outlined" onClick={actions.onReload}>
-                Reload latest
-              </Button>
-              <Button size="small" color="inherit" onClick={() => actions.onKeep(outcome.current)}>
-                Keep my edits
-              </Button>
-            </Stack>
-          }
-        >
-          <AlertTitle>The policy changed while you were editing</AlertTitle>
-          Revision {outcome.current.version} {authorship(outcome.current)} was saved since the editor loaded
-          revision {outcome.loaded}. Nothing was saved. Reload latest discards your edit; Keep my edits saves
-          over revision {outcome.current.version} on the next Save.
-        </Alert>
-      );
-    case 'kept':
-      return (
-        <Alert severity="info" variant="outlined" role="status">
-          Your edits are kept. Save now replaces revision {outcome.current.version} {authorship(outcome.current)}.
-        </Alert>
-      );
-    case 'failed':
-      return (
-        <ErrorNotice
-          status={outcome.status}
-          body={outcome.body}
-          consequence={
-            outcome.action === 'save' && active !== null
-              ? `Nothing was saved: version ${active} is still active.`
-              : undefined
-          }
-        />
-      );
-  }
 }
 
 interface PolicyEditorProps {
   editorRef: RefObject<HTMLTextAreaElement>;
   /** The version the live feed last announced; a newer one reloads the history. */
   announcedVersion: number | null;
+  /** Open one of the preview's example decisions in the Explain drawer. */
+  onOpenDecision?: (decisionId: string) => void;
 }
 
 /** The active policy: read, edit, validate and save it; its version history. */
-export function PolicyEditor({ editorRef, announcedVersion }: PolicyEditorProps) {
+export function PolicyEditor({ editorRef, announcedVersion, onOpenDecision }: PolicyEditorProps) {
   const [active, setActive] = useState<PolicyResponse | null>(null);
   // Set by "Keep my edits": the newer revision the next save knowingly replaces.
   const [adopted, setAdopted] = useState<PolicyRevisionRef | null>(null);
@@ -174,6 +64,7 @@ export function PolicyEditor({ editorRef, announcedVersion }: PolicyEditorProps)
   const [text, setText] = useState('');
   const [outcome, setOutcome] = useState<Outcome | null>(null);
   const [busy, setBusy] = useState(false);
+  const [impact, setImpact] = useState<Impact | null>(null);
 
   const load = useCallback(async (): Promise<void> => {
     try {
@@ -239,8 +130,27 @@ export function PolicyEditor({ editorRef, announcedVersion }: PolicyEditorProps)
     }
   };
 
+  const previewImpact = async (): Promise<void> => {
+    const parsed = parseDocument(text);
+    if ('error' in parsed) {
+      setOutcome({ kind: 'parse_error', message: parsed.error });
+      return;
+    }
+    const document = JSON.stringify(parsed.document);
+    setImpact({ result: null, document });
+    setOutcome(null);
+    try {
+      const result = await simulatePolicy({ document: parsed.document });
+      setImpact({ result, document });
+    } catch (exc) {
+      setImpact(null);
+      setOutcome(failed('preview', exc));
+    }
+  };
+
   const revert = (): void => {
     setOutcome(null);
+    setImpact(null);
     void load();
   };
 
@@ -275,6 +185,14 @@ export function PolicyEditor({ editorRef, announcedVersion }: PolicyEditorProps)
         <Button size="small" variant="outlined" onClick={() => void run('validate')} disabled={busy || !active}>
           Validate
         </Button>
+        <Button
+          size="small"
+          variant="outlined"
+          onClick={() => void previewImpact()}
+          disabled={busy || !active || (impact !== null && impact.result === null)}
+        >
+          Preview impact
+        </Button>
         <Button size="small" variant="contained" onClick={() => void run('save')} disabled={busy || !active || !dirty}>
           Save
         </Button>
@@ -284,6 +202,9 @@ export function PolicyEditor({ editorRef, announcedVersion }: PolicyEditorProps)
       </Stack>
       {outcome && (
         <OutcomeNotice outcome={outcome} active={active?.version ?? null} actions={{ onReload: revert, onKeep: keep }} />
+      )}
+      {impact && (
+        <ImpactPreview result={impact.result} stale={impact.document !== canonical(text)} onOpenDecision={onOpenDecision} />
       )}
       <Box
         component="textarea"

@@ -1,4 +1,5 @@
 import Box from '@mui/material/Box';
+import Button from '@mui/material/Button';
 import Chip from '@mui/material/Chip';
 import Stack from '@mui/material/Stack';
 import Typography from '@mui/material/Typography';
@@ -30,7 +31,7 @@ function Attempts({ attempts }: { attempts: Attempt[] }) {
   );
 }
 
-function Summary({ summary }: { summary: ExecuteSummary }) {
+function Summary({ summary, onExplain }: { summary: ExecuteSummary; onExplain?: (summary: ExecuteSummary) => void }) {
   const facts: [string, string][] = [
     ['Audit id', summary.audit_id],
     ['Model', summary.model],
@@ -57,6 +58,11 @@ function Summary({ summary }: { summary: ExecuteSummary }) {
         ))}
       </Box>
       {summary.attempts.length > 0 && <Attempts attempts={summary.attempts} />}
+      {onExplain && (
+        <Button size="small" onClick={() => onExplain(summary)} sx={{ mt: 0.5 }}>
+          Explain this run
+        </Button>
+      )}
     </Box>
   );
 }
@@ -66,6 +72,8 @@ interface RunOutputProps {
   running: boolean;
   summary: ExecuteSummary | null;
   failure: PlannerFailure | null;
+  /** Open the run's decision in the Explain drawer. */
+  onExplain?: (summary: ExecuteSummary) => void;
 }
 
 function consequenceOf(failure: PlannerFailure): string | undefined {
@@ -77,7 +85,7 @@ function consequenceOf(failure: PlannerFailure): string | undefined {
 }
 
 /** The streamed answer as it arrives, then the run's audit id, model, tokens, cost, attempts. */
-export function RunOutput({ output, running, summary, failure }: RunOutputProps) {
+export function RunOutput({ output, running, summary, failure, onExplain }: RunOutputProps) {
   const attempts = failure?.body.attempts ?? [];
   return (
     <Stack sx={{ gap: 1.5 }}>
@@ -107,7 +115,7 @@ export function RunOutput({ output, running, summary, failure }: RunOutputProps)
           </Box>
         )}
       </Box>
-      {summary && <Summary summary={summary} />}
+      {summary && <Summary summary={summary} onExplain={onExplain} />}
       {failure && (
         <>
           <ErrorNotice status={failure.status} body={failure.body} consequence={consequenceOf(failure)} />

@@ -1,9 +1,9 @@
-import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
+import { act, cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { App } from '../App';
 import type { Session } from '../types';
 import { FakeSocket } from './fakeSocket';
-import { EFFECTIVE, policyV3, session } from './fixtures';
+import { EFFECTIVE, decisionRecord, policyV3, runReport, session, shadowOff } from './fixtures';
 import { json, serve, stateChanging, type Routes } from './server';
 
 // Mermaid draws nothing in jsdom and is slow to load; the figure has its own place in the page.
@@ -27,6 +27,7 @@ function signedIn(who: Session, extra: Routes = {}): Routes {
     'GET /policy': json(200, policyV3),
     'GET /policy/history': json(200, { versions: [policyV3] }),
     'GET /keys': json(200, { keys: [] }),
+    'GET /policy/shadow': json(200, shadowOff),
     ...extra,
   };
 }
@@ -299,5 +300,96 @@ describe('the kill switch', () => {
     expect(notice).toHaveTextContent('403 forbidden');
     expect(notice).toHaveTextContent('this key may not do that');
     expect(notice).toHaveTextContent('This needs the operator role');
+  });
+});
+
+describe('the live feed and the Explain drawer', () => {
+  const planned = {
+    type: 'decision',
+    at: '2026-11-25T10:15:02Z',
+    source: 'execute',
+    decision_id: 'dec-7f3a',
+    audit_id: 'run_01J9',
+    task: 'qa',
+    loa: 1,
+    risk: 'low',
+    allow: true,
+    model: 'hosted/gemini-1.5-pro',
+    rule: 'qa-hosted-first',
+    denial: null,
+    reasons: decisionRecord.decision.reasons,
+  };
+  const executed = {
+    type: 'execution',
+    decision_id: 'dec-7f3a',
+    audit_id: 'run_01J9',
+    model: 'local/smollm2',
+    status: 'ok',
+    cost_usd: 0.000412,
+    latency_ms: 1214.1,
+  };
+
+  async function feedOf(who: Session, extra: Routes = {}): Promise<{ calls: ReturnType<typeof serve>['calls']; feed: HTMLElement }> {
+    const { calls } = serve(
+      signedIn(who, {
+        'GET /decisions/dec-7f3a': json(200, decisionRecord),
+        'GET /runs/run_01J9': json(200, runReport),
+        ...extra,
+      }),
+    );
+    render(<App />);
+    await dashboardOf(who.name);
+    act(() => FakeSocket.instances[0]?.open());
+    return { calls, feed: screen.getByRole('log', { name: 'Live decisions and alerts' }) };
+  }
+
+  it('names the model that served once the execution event arrives, marking a fallback and the cost', async () => {
+    const { feed } = await feedOf(ops);
+    act(() => FakeSocket.instances[0]?.receive(planned));
+    const line = feed.querySelector('[data-decision-id="dec-7f3a"]') as HTMLElement;
+    expect(line).toHaveTextContent('→ hosted/gemini-1.5-pro (qa-hosted-first)');
+    expect(line.querySelector('.feed-execution')).toBeNull();
+
+    act(() => FakeSocket.instances[0]?.receive(executed));
+    const served = line.querySelector('.feed-execution') as HTMLElement;
+    expect(served).toHaveAttribute('data-serving-model', 'local/smollm2');
+    expect(served).toHaveTextContent('served by local/smollm2');
+    expect(served).toHaveTextContent('fallback from hosted/gemini-1.5-pro');
+    expect(served).toHaveTextContent('$0.000412');
+    expect(served).toHaveTextContent('1214 ms');
+    expect(feed.querySelectorAll('[data-kind="decision"]')).toHaveLength(1);
+  });
+
+  it('opens THE decision of a feed line: its record and its run', async () => {
+    const { calls, feed } = await feedOf(ops);
+    act(() => FakeSocket.instances[0]?.receive(planned));
+    fireEvent.click(within(feed).getByRole('button', { name: 'Explain decision dec-7f3a' }));
+    const drawer = await screen.findByTestId('explain-drawer');
+    expect(await within(drawer).findByTestId('drawer-revision')).toHaveTextContent('r3-e49d63b2a8a78f04 · revision 3');
+    expect(await within(drawer).findByTestId('drawer-serving-model')).toHaveTextContent('local/smollm2');
+    expect(calls.filter((call) => call.path === '/decisions/dec-7f3a')).toHaveLength(1);
+    expect(calls.filter((call) => call.path === '/runs/run_01J9')).toHaveLength(1);
+  });
+
+  it('opens a decision by the id typed into "Open decision"', async () => {
+    const { calls } = await feedOf(ops);
+    fireEvent.change(screen.getByLabelText('Open decision'), { target: { value: '  dec-7f3a ' } });
+    fireEvent.click(screen.getByRole('button', { name: 'Open' }));
+    const drawer = await screen.findByTestId('explain-drawer');
+    expect(await within(drawer).findByTestId('drawer-revision')).toHaveTextContent('revision 3');
+    expect(within(drawer).getByText('Decision id').nextElementSibling).toHaveTextContent('dec-7f3a');
+    expect(calls.some((call) => call.path === '/decisions/dec-7f3a')).toBe(true);
+  });
+
+  it('offers the shadow policy panel to governors only', async () => {
+    serve(signedIn(gov, { 'GET /policy/shadow': json(200, shadowOff) }));
+    render(<App />);
+    await dashboardOf('gov');
+    expect(heading('Shadow policy')).toBeInTheDocument();
+    cleanup();
+    serve(signedIn(ops));
+    render(<App />);
+    await dashboardOf('ops-bot');
+    expect(heading('Shadow policy')).toBeNull();
   });
 });

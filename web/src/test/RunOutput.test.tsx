@@ -1,5 +1,5 @@
-import { render, screen, within } from '@testing-library/react';
-import { describe, expect, it } from 'vitest';
+import { fireEvent, render, screen, within } from '@testing-library/react';
+import { describe, expect, it, vi } from 'vitest';
 import { ConnectionStatus } from '../components/ConnectionStatus';
 import { RunOutput } from '../components/RunOutput';
 
@@ -34,6 +34,26 @@ describe('RunOutput', () => {
     expect(summary).toHaveTextContent('$0.001200');
     const attempts = within(summary).getAllByRole('listitem');
     expect(attempts.map((a) => a.getAttribute('data-outcome'))).toEqual(['connection_error', 'ok']);
+  });
+});
+
+describe('RunOutput explain', () => {
+  it('opens the run in the Explain drawer', () => {
+    const onExplain = vi.fn();
+    const summary = {
+      audit_id: 'run_01J',
+      decision_id: 'dec-1',
+      latency_ms: 10,
+      model: 'local/smollm2',
+      rule: 'qa-default',
+      output: { text: 'Hi' },
+      usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2, estimated: false },
+      cost_usd: 0,
+      attempts: [],
+    };
+    render(<RunOutput output="Hi" running={false} failure={null} summary={summary} onExplain={onExplain} />);
+    fireEvent.click(screen.getByRole('button', { name: 'Explain this run' }));
+    expect(onExplain).toHaveBeenCalledWith(summary);
   });
 });
 

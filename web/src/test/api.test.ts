@@ -15,9 +15,14 @@ import {
   revokeKey,
   savePolicy,
   setKillSwitch,
+  dropShadow,
+  promoteShadow,
+  setShadow,
   signIn,
   signOut,
+  simulatePolicy,
 } from '../api';
+import { fetchDecision, fetchDecisions, fetchRun, replayDecision } from '../decisionRecords';
 import { EFFECTIVE, conflictBody, policyV3, policyV4, session } from './fixtures';
 
 const summary = {
@@ -238,6 +243,54 @@ describe('the session on every call', () => {
       expect(call.headers['X-CSRF-Token']).toBe('csrf-of-ops-bot');
       expect(call.headers).not.toHaveProperty('X-Symphony-Actor');
       expect(call.init.credentials).toBe('same-origin');
+    }
+  });
+
+  it('sends the CSRF token on replay, simulation and every shadow change; promote names the active revision', async () => {
+    const fetchMock = await withSession(() => json(200, { ...policyV4, decision_id: 'd' }));
+    await replayDecision('dec/7', 'full');
+    await simulatePolicy({ document: { rules: [] } });
+    await setShadow(5);
+    await dropShadow();
+    const promoted = await promoteShadow(policyV3.etag ?? '');
+    expect(promoted.version).toBe(4);
+    const calls = sent(fetchMock);
+    expect(calls.map((call) => `${call.init.method} ${call.url}`)).toEqual([
+      'POST /decisions/dec%2F7/replay?explain=full',
+      'POST /policy/simulate',
+      'PUT /policy/shadow',
+      'DELETE /policy/shadow',
+      'POST /policy/shadow/promote',
+    ]);
+    for (const call of calls) expect(call.headers['X-CSRF-Token']).toBe('csrf-of-ops-bot');
+    expect(JSON.parse(calls[1]?.init.body as string)).toEqual({ document: { rules: [] } });
+    expect(JSON.parse(calls[2]?.init.body as string)).toEqual({ revision: 5 });
+    expect(calls[4]?.headers['If-Match']).toBe(policyV3.etag);
+  });
+
+  it('reports a 412 to promote as a PolicyConflict carrying the active revision', async () => {
+    await withSession(() => json(412, conflictBody(policyV3.etag ?? '', policyV4)));
+    const failure = await promoteShadow(policyV3.etag ?? '').catch((exc: unknown) => exc);
+    expect(failure).toBeInstanceOf(PolicyConflict);
+    expect((failure as PolicyConflict).current.version).toBe(4);
+  });
+
+  it('reads decisions and runs without a CSRF token, leaving empty filters out', async () => {
+    const fetchMock = await withSession(() => json(200, { decisions: [], next_before: null }));
+    await fetchDecision('dec 1');
+    await fetchDecisions({ model: 'local/smollm2', rule: '', source: 'execute', limit: 50, before: 'dec-9' });
+    await fetchDecisions();
+    await fetchRun('run_01J9');
+    const calls = sent(fetchMock);
+    expect(calls.map((call) => call.url)).toEqual([
+      '/decisions/dec%201',
+      '/decisions?model=local%2Fsmollm2&source=execute&limit=50&before=dec-9',
+      '/decisions',
+      '/runs/run_01J9',
+    ]);
+    for (const call of calls) {
+      expect(call.init.method).toBe('GET');
+      expect(call.headers).not.toHaveProperty('X-CSRF-Token');
     }
   });
 

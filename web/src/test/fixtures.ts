@@ -1,4 +1,18 @@
-import type { ApiErrorBody, ApiKey, AuditEvent, ModelStat, PlanResponse, PolicyResponse, Role, Session } from '../types';
+import type {
+  ApiErrorBody,
+  ApiKey,
+  AuditEvent,
+  DecisionRecord,
+  ModelStat,
+  PlanResponse,
+  PolicyResponse,
+  ReplayResult,
+  Role,
+  RunReport,
+  Session,
+  ShadowState,
+  SimulationResult,
+} from '../types';
 
 export const plan: PlanResponse = {
   decision: {
@@ -140,3 +154,113 @@ export function apiKey(id: string, name: string, roles: Role[], overrides: Parti
     ...overrides,
   };
 }
+
+/** A recorded execute decision: gemini planned, grok cooling down; the run fell back to SmolLM2. */
+export const decisionRecord: DecisionRecord = {
+  decision_id: 'dec-7f3a',
+  at: '2026-11-25T10:15:02Z',
+  source: 'execute',
+  audit_id: 'run_01J9',
+  revision: 'r3-e49d63b2a8a78f04',
+  revision_number: 3,
+  input: {
+    request: { task: 'qa', loa: 1, risk: 'low', est_tokens: 1200 },
+    models: {
+      'hosted/gemini-1.5-pro': { rpm: 12, tpm: 48200, usd_today: 1.25, cooling_down: false, healthy: true },
+      'hosted/grok-code': { rpm: 0, tpm: 0, usd_today: 0, cooling_down: true, healthy: false },
+      'local/smollm2': { rpm: 3, tpm: 900, usd_today: 0, cooling_down: false, healthy: true },
+    },
+    now_ns: 1764065702000000000,
+    kill_switch: false,
+    client: { name: 'billing-app', roles: ['client'], team: 'billing' },
+  },
+  decision: {
+    allow: true,
+    model: 'hosted/gemini-1.5-pro',
+    rule: 'qa-hosted-first',
+    denial: null,
+    denial_kind: null,
+    route: { stream: false, max_cost_usd: 0.5, context_budget_tokens: 8000 },
+    candidates: ['hosted/grok-code', 'hosted/gemini-1.5-pro', 'local/smollm2'],
+    eligible: ['hosted/gemini-1.5-pro', 'local/smollm2'],
+    reasons: [
+      { model: 'hosted/grok-code', reason: 'cooling_down', detail: 'cooling down after 3 upstream errors until 10:16:00' },
+      { model: 'hosted/gemini-1.5-pro', reason: 'chosen', detail: 'first eligible candidate of rule qa-hosted-first' },
+      { model: 'local/smollm2', reason: 'eligible', detail: 'eligible, after hosted/gemini-1.5-pro in the rule' },
+    ],
+    estimated_cost_usd: { 'hosted/gemini-1.5-pro': 0.0028, 'local/smollm2': 0 },
+  },
+};
+
+/** GET /runs/run_01J9: gemini failed, SmolLM2 served. */
+export const runReport: RunReport = {
+  audit_id: 'run_01J9',
+  decision_id: 'dec-7f3a',
+  at: '2026-11-25T10:15:03Z',
+  status: 'ok',
+  model: 'local/smollm2',
+  cost_usd: 0.000412,
+  usage: { prompt_tokens: 310, completion_tokens: 42, total_tokens: 352, estimated: false },
+  attempts: [
+    { model: 'hosted/gemini-1.5-pro', outcome: 'http_error', status: 503, latency_ms: 812.4, detail: 'upstream unavailable' },
+    { model: 'local/smollm2', outcome: 'ok', status: 200, latency_ms: 401.7, detail: '' },
+  ],
+};
+
+/** POST /decisions/dec-7f3a/replay?explain=full, equal to the record. */
+export const replayEqual: ReplayResult = {
+  decision_id: 'dec-7f3a',
+  revision: 'r3-e49d63b2a8a78f04',
+  decision: decisionRecord.decision,
+  equal: true,
+  differences: [],
+  explain: {
+    reasons: decisionRecord.decision.reasons,
+    trace: [
+      'query:1  Enter data.symphony.router.decision = _',
+      'policy/rego/router.rego:132  | | | | Note "rule qa-hosted-first matched"',
+      'policy/rego/gates.rego:41  | | | Fail cooling_down("hosted/grok-code")',
+      'policy/rego/router.rego:216  | | | Note "model hosted/gemini-1.5-pro chosen"',
+    ],
+  },
+};
+
+/** POST /policy/simulate for an edited document: 312 of 2,140 rerouted over the last 24 h. */
+export const simulation: SimulationResult = {
+  total: 2140,
+  kept: 1810,
+  changed_model: 312,
+  became_denied: 18,
+  became_allowed: 0,
+  still_denied: 41,
+  by_rule: { 'qa-default': { total: 1500, changed_model: 300, became_denied: 18, became_allowed: 0 } },
+  by_model: {
+    'hosted/gemini-1.5-pro': { before: 400, after: 712 },
+    'local/smollm2': { before: 1699, after: 1369 },
+    'hosted/grok-code': { before: 0, after: 0 },
+  },
+  by_reason: { budget_exhausted: 18, chosen: 2081, cooling_down: 7 },
+  usd_per_day_change: 4.1,
+  window: { since: '2026-11-24T10:00:00Z', until: '2026-11-25T10:00:00Z' },
+  examples: Array.from({ length: 6 }, (_, n) => ({
+    decision_id: `dec-sim-${n}`,
+    before: { allow: true, model: 'local/smollm2', rule: 'qa-default', denial: null },
+    after:
+      n === 0
+        ? { allow: false, model: null, rule: 'qa-default', denial: 'budget_exhausted' }
+        : { allow: true, model: 'hosted/gemini-1.5-pro', rule: 'qa-default', denial: null },
+    reasons: [{ model: 'hosted/gemini-1.5-pro', reason: n === 0 ? 'budget_exhausted' : 'chosen', detail: `example ${n} detail` }],
+  })),
+  elapsed_s: 1.42,
+};
+
+/** GET /policy/shadow with revision 5 in shadow. */
+export const shadowOn: ShadowState = {
+  revision: 5,
+  since: '2026-11-25T08:00:00Z',
+  evaluated: 1204,
+  disagreements: 37,
+  rate: 37 / 1204,
+};
+
+export const shadowOff: ShadowState = { revision: null, since: null, evaluated: 0, disagreements: 0, rate: 0 };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FEED_LIMIT, initialLiveState, liveReducer } from '../liveState';
 import { backoffDelay, eventsUrl, parseEventMessage } from '../useEventSocket';
-import type { DecisionMessage } from '../types';
+import type { DecisionMessage, ExecutionMessage } from '../types';
 import { stat } from './fixtures';
 
 function decision(n: number): DecisionMessage {
@@ -56,9 +56,53 @@ describe('liveReducer', () => {
   });
 });
 
+function execution(overrides: Partial<ExecutionMessage> & Pick<ExecutionMessage, 'decision_id'>): ExecutionMessage {
+  return {
+    type: 'execution',
+    audit_id: null,
+    model: 'local/smollm2',
+    status: 'ok',
+    cost_usd: 0.000412,
+    latency_ms: 401.7,
+    ...overrides,
+  };
+}
+
+function servedBy(state: ReturnType<typeof liveReducer>, decisionId: string): ExecutionMessage | null | undefined {
+  const item = state.feed.find((line) => line.kind === 'decision' && line.message.decision_id === decisionId);
+  return item?.kind === 'decision' ? item.execution : undefined;
+}
+
+describe('liveReducer with executions', () => {
+  it('attaches an execution to its decision line by decision id, leaving the others alone', () => {
+    let state = liveReducer(initialLiveState, decision(1));
+    state = liveReducer(state, decision(2));
+    const ran = execution({ decision_id: 'd1', audit_id: 'run_1' });
+    state = liveReducer(state, ran);
+    expect(servedBy(state, 'd1')).toBe(ran);
+    expect(servedBy(state, 'd2')).toBeNull();
+    expect(state.feed).toHaveLength(2);
+  });
+
+  it('matches by audit id when the decision ids differ', () => {
+    let state = liveReducer(initialLiveState, { ...decision(3), source: 'execute', audit_id: 'run_3' });
+    state = liveReducer(state, execution({ decision_id: 'other', audit_id: 'run_3', model: 'hosted/x' }));
+    expect(servedBy(state, 'd3')?.model).toBe('hosted/x');
+  });
+
+  it('keeps an execution that came first and attaches it when its decision line arrives', () => {
+    let state = liveReducer(initialLiveState, execution({ decision_id: 'd4' }));
+    expect(state.orphanExecutions).toHaveLength(1);
+    state = liveReducer(state, decision(4));
+    expect(servedBy(state, 'd4')?.model).toBe('local/smollm2');
+    expect(state.orphanExecutions).toHaveLength(0);
+  });
+});
+
 describe('event socket helpers', () => {
   it('accepts only known typed JSON messages', () => {
     expect(parseEventMessage('{"type": "hello", "version": "1", "policy_version": 1, "kill_switch": false}')?.type).toBe('hello');
+    expect(parseEventMessage('{"type": "execution", "decision_id": "d", "audit_id": null, "model": null, "status": "failed", "cost_usd": 0, "latency_ms": 1}')?.type).toBe('execution');
     expect(parseEventMessage('{"type": "nope"}')).toBeNull();
     expect(parseEventMessage('not json')).toBeNull();
     expect(parseEventMessage(new ArrayBuffer(2))).toBeNull();
