@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import ConsoleMessage, Error, Locator, Page, Response, expect
 
-from tests.support.keys import ADMIN_KEY
+from tests.support.keys import ADMIN_KEY, api
 from tests.support.processes import ROOT
 from tests.support.stack import Stack, running_stack
 
@@ -151,6 +151,43 @@ def dashboard_policy() -> dict[str, Any]:
     }
 
 
+def route(stack: Stack, path: str, task: str, text: str = "ping") -> dict[str, Any]:
+    """One non-streamed request to `path` (/route/plan or /route/execute), as a client sends it."""
+    response = api().post(
+        f"{stack.url}{path}",
+        json={"task": task, "loa": 1, "input": text, "stream": False},
+        timeout=15,
+    )
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def plan(stack: Stack, task: str, text: str = "ping") -> dict[str, Any]:
+    """A decision through /route/plan (recorded, nothing executed)."""
+    return route(stack, "/route/plan", task, text)
+
+
+def execute(stack: Stack, task: str, text: str = "ping") -> dict[str, Any]:
+    """One non-streamed run through /route/execute."""
+    return route(stack, "/route/execute", task, text)
+
+
+def decision_record(stack: Stack, decision_id: str) -> dict[str, Any]:
+    """GET /decisions/<id>: the decision as the server recorded it."""
+    response = api().get(f"{stack.url}/decisions/{decision_id}", timeout=5)
+    response.raise_for_status()
+    record: dict[str, Any] = response.json()
+    return record
+
+
+def reason_detail(decision: dict[str, Any], model_id: str) -> str:
+    """The sentence a decision gives for `model_id` (exactly one reason names it)."""
+    [detail] = [r["detail"] for r in decision["reasons"] if r["model"] == model_id]
+    assert isinstance(detail, str)
+    return detail
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, web_dist: Path) -> Iterator[Stack]:
     """OPA, the stand-in upstream and the proxy (gunicorn) serving the built dashboard."""
@@ -283,6 +320,11 @@ def open_dashboard(page: Page, stack: Stack, key: str = ADMIN_KEY) -> Dashboard:
 def dashboard(page: Page, stack: Stack) -> Dashboard:
     """The dashboard of the module's stack, open and live."""
     return open_dashboard(page, stack)
+
+
+def drawer_field(drawer: Locator, label: str) -> Locator:
+    """The value of the Explain drawer's field `label` (the value follows its caption)."""
+    return drawer.locator(f'xpath=.//span[normalize-space()="{label}"]/following-sibling::div[1]')
 
 
 class ForeignOrigin:

@@ -14,8 +14,13 @@ from tests.browser.conftest import (
     Dashboard,
     closed_all_day,
     dashboard_policy,
+    decision_record,
+    drawer_field,
+    execute,
     model,
     open_dashboard,
+    plan,
+    reason_detail,
 )
 from tests.support.keys import api
 from tests.support.stack import Stack, running_stack
@@ -25,18 +30,6 @@ pytestmark = pytest.mark.browser
 POLICY_MODELS = [m["name"] for m in dashboard_policy()["models"]]
 # Fixed usage per beta call: 170 tokens at $1 per 1k = $0.17 of its $1.00 cap.
 BETA_TOKENS = {"prompt_tokens": 85, "completion_tokens": 85}
-
-
-def execute(stack: Stack, task: str, text: str = "ping") -> dict[str, Any]:
-    """One non-streamed run through the proxy, as any client would send it."""
-    response = api().post(
-        f"{stack.url}/route/execute",
-        json={"task": task, "loa": 1, "input": text, "stream": False},
-        timeout=15,
-    )
-    response.raise_for_status()
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def rpm(dashboard: Dashboard, model_id: str) -> int:
@@ -74,20 +67,21 @@ def test_plan_opens_the_drawer_with_every_reason_and_the_trace(dashboard: Dashbo
     planner.get_by_role("button", name="Plan").click()
 
     drawer = page.get_by_test_id("explain-drawer")
-    expect(drawer).to_be_visible()
-    expect(drawer.get_by_text("Winning rule").locator("xpath=..")).to_contain_text(
-        "code-after-hours"
-    )
-    expect(drawer.get_by_text("Model", exact=True).locator("xpath=..")).to_contain_text(
-        "hosted/alpha"
-    )
+    expect(drawer).to_have_attribute("data-record", "loaded")
+    expect(drawer_field(drawer, "Winning rule")).to_have_text("code-after-hours")
+    expect(drawer_field(drawer, "Model")).to_have_text("hosted/alpha")
+    decision_id = drawer_field(drawer, "Decision id").inner_text()
+    recorded = decision_record(dashboard.stack, decision_id)["decision"]
     reasons = drawer.get_by_role("list", name="Candidate reasons")
     closed = reasons.locator('[data-model="hosted/delta"]')
-    expect(closed).to_have_attribute("data-reason", re.compile("window"))
-    expect(closed).to_contain_text("08:00-09:00")
+    expect(closed).to_have_attribute("data-reason", "window_closed")
+    # The sentence the server gave (it names the window, and when it opens next).
+    expect(closed).to_contain_text(reason_detail(recorded, "hosted/delta"))
     expect(reasons.locator('[data-model="hosted/alpha"]')).to_have_attribute(
         "data-reason", "chosen"
     )
+    expect(drawer.get_by_text("No run: this decision was not executed.")).to_be_visible()
+    # The plan's notes, then the full trace of replaying the recorded decision.
     trace = drawer.get_by_role("list", name="OPA trace")
     expect(trace.locator(".trace-location").first).to_have_text(re.compile(r"\.rego:\d+$"))
     expect(trace).to_contain_text("Note")
@@ -96,7 +90,10 @@ def test_plan_opens_the_drawer_with_every_reason_and_the_trace(dashboard: Dashbo
 
     drawer.get_by_role("button", name="Full trace", exact=True).click()
     expect(drawer.get_by_role("button", name="Full trace shown")).to_be_disabled()
-    expect(drawer.get_by_role("heading", name=re.compile("^OPA full trace"))).to_be_visible()
+    expect(
+        drawer.get_by_role("heading", name=re.compile(r"^OPA full trace \(\d+ lines\)"))
+    ).to_be_visible()
+    expect(drawer.get_by_test_id("replay-equal")).to_have_attribute("data-equal", "true")
     expect(trace.locator("li").nth(notes + 10)).to_be_attached()
 
 
@@ -325,6 +322,11 @@ def test_full_dashboard_with_budget_alert_and_closed_window(dashboard: Dashboard
     assert dashboard.problems.all() == []
 
 
+def window_sentence(stack: Stack, model_id: str) -> str:
+    """What the policy says of `model_id`'s usage window now, from a plan of a qa request."""
+    return reason_detail(plan(stack, "qa")["decision"], model_id)
+
+
 def test_closed_window_model_is_highlighted(
     page: Page, tmp_path_factory: pytest.TempPathFactory, web_dist: Path
 ) -> None:
@@ -342,8 +344,18 @@ def test_closed_window_model_is_highlighted(
         closed = dashboard.row("hosted/alpha")
         expect(closed).to_have_attribute("data-alert", "window_closed")
         expect(closed).to_have_class(re.compile("matrix-row--window_closed"))
-        expect(closed.locator('[data-field="window"]')).to_contain_text("closed")
-        expect(closed.locator('[data-field="window"]')).to_contain_text("08:00-09:00")
+        window = closed.locator('[data-field="window"]')
+        expect(window).to_contain_text("closed")
+        # The row shows the policy's own sentence. It counts down to the opening, so it is
+        # read between two plans, from a model_stats tick computed after the first.
+        before = window_sentence(stack, "hosted/alpha")
+        stats = page.locator("[data-stats-at]")
+        for _ in range(2):  # the first tick may have been on its way during the plan
+            seen = stats.get_attribute("data-stats-at") or ""
+            expect(stats).not_to_have_attribute("data-stats-at", seen)
+        shown = window.inner_text()
+        after = window_sentence(stack, "hosted/alpha")
+        assert before in shown or after in shown, (shown, before, after)
         expect(dashboard.row("hosted/beta")).not_to_have_attribute("data-alert", re.compile("."))
         open_window = dashboard.row("hosted/beta").locator('[data-field="window"]')
         expect(open_window).to_have_text(re.compile("^open"))
