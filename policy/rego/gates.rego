@@ -5,7 +5,7 @@
 #   stable reason code. Everything a gate needs arrives as arguments: the
 #   policy's model entry, the model's live usage, the request's estimated cost
 #   on it (computed once: Rego's decimal arithmetic is not free) and a context
-#   object {request, route, local_time, timezone} the router builds once.
+#   object {request, route, local_time, timezone, now_ns} the router builds once.
 #   Gates are written as one-element comprehensions in two tables (capacity,
 #   then governance) rather than one function per gate: a function call per
 #   gate per model cost more than the gates themselves.
@@ -63,7 +63,7 @@ failures(model, usage, cost, context) := array.concat(
 _capacity_failures(model, usage, cost, context) := [failure |
 	name := model.name
 	some gate in [
-		[reasons.entry(name, "window_closed", [windows.describe(model.usage_windows), context.timezone]) |
+		[reasons.entry(name, "window_closed", window_args(model.usage_windows, context)) |
 			count(model.usage_windows) > 0
 			not windows.open(model.usage_windows, context.local_time)
 		],
@@ -111,6 +111,25 @@ _governance_failures(model, cost, context) := [failure |
 	]
 	some failure in gate
 ]
+
+# METADATA
+# title: Window sentence
+# description: >-
+#   The window_closed arguments for window_list, closed at context.now_ns:
+#   the soonest opening's start, its days, the time zone and how long until
+#   then ("opens 09:00 Mon–Fri Europe/Berlin, in 2 h 13 min"). Without a
+#   clock (context.now_ns null) or with an unknown time zone (local_time null)
+#   the first window is named instead; windows on no valid day (the schema
+#   forbids them) never open.
+window_args(window_list, context) := _opening_args(window_list[0], context.timezone, " (no clock in the input)") if {
+	context.now_ns == null
+} else := _opening_args(window_list[0], context.timezone, " (unknown time zone)") if {
+	context.local_time == null
+} else := _opening_args(opening.window, context.timezone, sprintf(", in %s", [windows.duration(opening.minutes)])) if {
+	opening := windows.next_opening(window_list, context.now_ns, context.timezone)
+} else := _opening_args(window_list[0], context.timezone, ", never")
+
+_opening_args(window, timezone, when) := [window.start, windows.days(window), timezone, when]
 
 _over_budget(spent, _, cap) if spent >= cap
 

@@ -27,7 +27,7 @@ codes := {
 	"no_matching_rule": {"kind": "governance", "template": "no rule matches task %s, LoA %v, risk %s, tools [%s]"},
 	"no_model_available": {"kind": "governance", "template": "no candidate of rule %s passes every gate"},
 	# per-model gates: capacity
-	"window_closed": {"kind": "capacity", "template": "open %s %s"},
+	"window_closed": {"kind": "capacity", "template": "opens %s %s %s%s"},
 	"rpm_exhausted": {"kind": "capacity", "template": "%v of %v requests in the last 60 s"},
 	"tpm_exhausted": {"kind": "capacity", "template": "%v used + %v estimated exceeds %v tokens in the last 60 s"},
 	"budget_exhausted": {"kind": "capacity", "template": "spent %s of %s today%s"},

@@ -188,7 +188,13 @@ _context := {
 	"route": _route,
 	"local_time": _gate_local_time,
 	"timezone": _policy.timezone,
+	"now_ns": _now_ns,
 }
+
+# The decision's clock; null (every window closed) when the proxy sent none.
+default _now_ns := null
+
+_now_ns := input.now_ns
 
 # Estimated cost of every known candidate, computed once and reused by the gates.
 _costs[name] := gates.estimated_cost(_models[name], input.request) if some name in _candidates
@@ -215,22 +221,27 @@ _eligible := [name | some name in _candidates; count(_failures[name]) == 0]
 # title: Usage windows of every model
 # description: >-
 #   {model name: {open, detail}} at input.now_ns, for the proxy's model
-#   status rows; the same window evaluation the window_closed gate uses.
+#   status rows; the same window evaluation the window_closed gate uses, and
+#   when closed its sentence ("opens 09:00 Mon–Fri Europe/Berlin, in 2 h 13
+#   min"), when open the windows ("open 09:00–17:00 Mon–Fri Europe/Berlin").
 #   Needs only now_ns in input.
 # entrypoint: true
-model_windows[model.name] := _window_state(model, _local_time, _policy.timezone) if {
+model_windows[model.name] := _window_state(model, _clock) if {
 	not _policy_problem
 	some model in _policy.models
 }
 
-_window_state(model, local, timezone) := {"open": _open(model.usage_windows, local), "detail": detail} if {
+# What the window gate reads of a context, for the dashboard's rows.
+_clock := {"local_time": _local_time, "timezone": _policy.timezone, "now_ns": _now_ns}
+
+_window_state(model, clock) := {"open": true, "detail": sprintf("open %s %s", [described, clock.timezone])} if {
 	count(model.usage_windows) > 0
-	detail := reasons.entry(model.name, "window_closed", [windows.describe(model.usage_windows), timezone]).detail
+	windows.open(model.usage_windows, clock.local_time)
+	described := windows.describe(model.usage_windows)
+} else := {"open": false, "detail": detail} if {
+	count(model.usage_windows) > 0
+	detail := reasons.entry(model.name, "window_closed", gates.window_args(model.usage_windows, clock)).detail
 } else := {"open": true, "detail": "no usage windows: always open"}
-
-default _open(_, _) := false
-
-_open(window_list, local) if windows.open(window_list, local)
 
 # ---- the routed decision -------------------------------------------------
 

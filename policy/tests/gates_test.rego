@@ -8,6 +8,7 @@ package symphony.gates_test
 
 import data.symphony.fixtures
 import data.symphony.gates
+import data.symphony.windows
 
 model := {
 	"name": "hosted/test",
@@ -28,7 +29,15 @@ context := {
 	"route": {"stream": true, "max_cost_usd": null, "context_budget_tokens": null},
 	"local_time": {"minute": 600, "day": 5},
 	"timezone": "Europe/Berlin",
+	"now_ns": fixtures.friday_morning,
 }
+
+# The context at an RFC 3339 instant in Berlin.
+at(instant) := object.union(context, {"local_time": windows.local_time(ns, "Europe/Berlin"), "now_ns": ns}) if {
+	ns := time.parse_rfc3339_ns(instant)
+}
+
+office := {"usage_windows": [{"start": "09:00", "end": "17:00", "days": [1, 2, 3, 4, 5]}]}
 
 with_request(changes) := object.union(context, {"request": object.union(fixtures.request, changes)})
 
@@ -73,16 +82,80 @@ test_model_within_every_limit_passes if {
 }
 
 test_window_closed_outside_every_window if {
-	office := {"usage_windows": [{"start": "09:00", "end": "17:00", "days": [1, 2, 3, 4, 5]}]}
-	saturday := object.union(context, {"local_time": {"minute": 600, "day": 6}})
-	failing(office, {}, saturday) == failure("window_closed", "open 09:00-17:00 Mon,Tue,Wed,Thu,Fri Europe/Berlin")
+	saturday := object.union(context, {"local_time": {"minute": 600, "day": 6}, "now_ns": fixtures.saturday_morning})
+	failing(office, {}, saturday) == failure("window_closed", "opens 09:00 Mon–Fri Europe/Berlin, in 1 d 23 h")
 	failing(office, {}, context) == []
+}
+
+test_window_closed_says_minutes_under_an_hour if {
+	failing(office, {}, at("2025-08-29T08:15:00+02:00")) == failure(
+		"window_closed",
+		"opens 09:00 Mon–Fri Europe/Berlin, in 45 min",
+	)
+}
+
+test_window_closed_says_hours_and_minutes_under_a_day if {
+	failing(office, {}, at("2025-08-29T06:47:00+02:00")) == failure(
+		"window_closed",
+		"opens 09:00 Mon–Fri Europe/Berlin, in 2 h 13 min",
+	)
+}
+
+test_window_closed_says_days_and_hours_beyond_a_day if {
+	# Friday 18:00 to Monday 09:00 is 2 d 15 h on the wall clock.
+	failing(office, {}, at("2025-08-29T18:00:00+02:00")) == failure(
+		"window_closed",
+		"opens 09:00 Mon–Fri Europe/Berlin, in 2 d 15 h",
+	)
+}
+
+test_window_closed_rounds_down_to_whole_minutes if {
+	failing(office, {}, at("2025-08-29T08:13:00.001+02:00")) == failure(
+		"window_closed",
+		"opens 09:00 Mon–Fri Europe/Berlin, in 46 min",
+	)
+	failing(office, {}, at("2025-08-29T08:59:30+02:00")) == failure(
+		"window_closed",
+		"opens 09:00 Mon–Fri Europe/Berlin, in under 1 min",
+	)
+}
+
+test_window_closed_names_the_soonest_of_several_windows if {
+	shifts := {"usage_windows": [
+		{"start": "20:00", "end": "23:00"},
+		{"start": "13:00", "end": "14:00", "days": [1, 3, 5]},
+		{"start": "09:00", "end": "12:00", "days": [6, 0]},
+	]}
+	failing(shifts, {}, at("2025-08-29T12:30:00+02:00")) == failure(
+		"window_closed",
+		"opens 13:00 Mon, Wed, Fri Europe/Berlin, in 30 min",
+	)
+	failing(shifts, {}, at("2025-08-29T23:30:00+02:00")) == failure(
+		"window_closed",
+		"opens 09:00 Sat–Sun Europe/Berlin, in 9 h 30 min",
+	)
+}
+
+test_window_closed_counts_the_daylight_saving_change if {
+	# Friday 28 March 2025 18:00 CET to Monday 09:00 CEST: one hour fewer than the wall clock shows.
+	failing(office, {}, at("2025-03-28T18:00:00+01:00")) == failure(
+		"window_closed",
+		"opens 09:00 Mon–Fri Europe/Berlin, in 2 d 14 h",
+	)
 }
 
 test_window_closed_when_the_time_zone_is_unknown if {
 	every_day := {"usage_windows": [{"start": "00:00", "end": "00:00"}]}
 	unknown := object.union(context, {"local_time": null, "timezone": "Mars/Olympus_Mons"})
-	failing(every_day, {}, unknown) == failure("window_closed", "open 00:00-00:00 daily Mars/Olympus_Mons")
+	failing(every_day, {}, unknown) == failure(
+		"window_closed",
+		"opens 00:00 daily Mars/Olympus_Mons (unknown time zone)",
+	)
+}
+
+test_window_on_no_valid_day_never_opens if {
+	no_day := {"usage_windows": [{"start": "09:00", "end": "17:00", "days": []}]}
+	failing(no_day, {}, context) == failure("window_closed", "opens 09:00 no day Europe/Berlin, never")
 }
 
 test_empty_usage_windows_mean_always_open if {

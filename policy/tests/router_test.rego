@@ -96,7 +96,7 @@ test_closed_window_passes_over_the_model if {
 	decision := router.decision with input as saturday with data.symphony.policy as fixtures.policy
 	decision.model == gemini
 	decision.reasons == [
-		{"model": grok, "reason": "window_closed", "detail": "open 08:00-20:00 Mon,Tue,Wed,Thu,Fri Europe/Berlin"},
+		{"model": grok, "reason": "window_closed", "detail": "opens 08:00 Mon–Fri Europe/Berlin, in 1 d 22 h"},
 		fixtures.chosen(gemini, "code-default"),
 		{"model": smollm2, "reason": "eligible", "detail": "eligible; next in line"},
 	]
@@ -115,7 +115,7 @@ test_unknown_time_zone_closes_every_window if {
 	decision.reasons[0] == {
 		"model": grok,
 		"reason": "window_closed",
-		"detail": "open 08:00-20:00 Mon,Tue,Wed,Thu,Fri Mars/Olympus_Mons",
+		"detail": "opens 08:00 Mon–Fri Mars/Olympus_Mons (unknown time zone)",
 	}
 	decision.model == gemini
 }
@@ -309,7 +309,7 @@ test_model_windows_reports_every_model if {
 		with data.symphony.policy as fixtures.policy
 	states == {
 		gemini: {"open": true, "detail": "no usage windows: always open"},
-		grok: {"open": false, "detail": "open 08:00-20:00 Mon,Tue,Wed,Thu,Fri Europe/Berlin"},
+		grok: {"open": false, "detail": "opens 08:00 Mon–Fri Europe/Berlin, in 1 d 22 h"},
 		smollm2: {"open": true, "detail": "no usage windows: always open"},
 	}
 }
@@ -317,7 +317,12 @@ test_model_windows_reports_every_model if {
 test_model_windows_open_inside_the_window if {
 	states := router.model_windows with input as {"now_ns": fixtures.friday_morning}
 		with data.symphony.policy as fixtures.policy
-	states[grok].open == true
+	states[grok] == {"open": true, "detail": "open 08:00–20:00 Mon–Fri Europe/Berlin"}
+}
+
+test_model_windows_without_a_clock_are_closed if {
+	states := router.model_windows with input as {} with data.symphony.policy as fixtures.policy
+	states[grok] == {"open": false, "detail": "opens 08:00 Mon–Fri Europe/Berlin (no clock in the input)"}
 }
 
 test_model_windows_is_empty_without_a_usable_policy if {

@@ -1,6 +1,8 @@
 # METADATA
 # title: Tests for symphony.windows
-# description: Window edges, midnight crossing with the start-day mask, and both DST changes in Europe/Berlin.
+# description: >-
+#   Window edges, midnight crossing with the start-day mask, both DST changes
+#   in Europe/Berlin, the next opening, and the day and duration sentences.
 # related_resources:
 #   - ref: https://www.timeanddate.com/time/change/germany/berlin?year=2025
 #     description: 2025 DST changes in Berlin (30 March, 26 October)
@@ -126,10 +128,147 @@ test_closed_when_local_time_is_unknown if {
 	not windows.open([{"start": "00:00", "end": "00:00"}], null)
 }
 
-test_describe_lists_windows_with_day_names if {
+test_describe_lists_windows_with_day_ranges if {
 	described := windows.describe([
 		{"start": "09:00", "end": "17:00", "days": [5, 1, 2, 3, 4]},
 		{"start": "22:00", "end": "02:00"},
 	])
-	described == "09:00-17:00 Mon,Tue,Wed,Thu,Fri, 22:00-02:00 daily"
+	described == "09:00–17:00 Mon–Fri, 22:00–02:00 daily"
+}
+
+# ---- days ----------------------------------------------------------------
+
+test_days_compress_into_en_dash_ranges_monday_first if {
+	windows.days({"days": [5, 1, 2, 3, 4]}) == "Mon–Fri"
+	windows.days({"days": [0, 6]}) == "Sat–Sun"
+	windows.days({"days": [0, 1, 2, 4, 5, 6]}) == "Mon–Tue, Thu–Sun"
+	windows.days({"days": [5, 6, 0, 1]}) == "Mon, Fri–Sun"
+}
+
+test_days_apart_are_listed if {
+	windows.days({"days": [1, 3, 5]}) == "Mon, Wed, Fri"
+	windows.days({"days": [3]}) == "Wed"
+}
+
+test_every_day_is_daily if {
+	windows.days({"start": "09:00", "end": "17:00"}) == "daily"
+	windows.days({"days": [6, 5, 4, 3, 2, 1, 0]}) == "daily"
+}
+
+test_no_valid_day_is_named if {
+	windows.days({"days": []}) == "no day"
+	windows.days({"days": [7]}) == "no day"
+}
+
+# ---- duration ------------------------------------------------------------
+
+test_duration_under_an_hour_is_minutes if {
+	windows.duration(0) == "under 1 min"
+	windows.duration(1) == "1 min"
+	windows.duration(45) == "45 min"
+	windows.duration(59) == "59 min"
+}
+
+test_duration_under_a_day_is_hours_and_minutes if {
+	windows.duration(60) == "1 h"
+	windows.duration(133) == "2 h 13 min"
+	windows.duration(1439) == "23 h 59 min"
+}
+
+test_duration_from_a_day_is_days_and_hours if {
+	windows.duration(1440) == "1 d"
+	windows.duration(1620) == "1 d 3 h"
+	windows.duration(1679) == "1 d 3 h"
+	windows.duration(9840) == "6 d 20 h"
+}
+
+# ---- next opening --------------------------------------------------------
+
+# The next opening of window_list at an RFC 3339 instant, in Berlin.
+next_at(window_list, instant) := windows.next_opening(window_list, time.parse_rfc3339_ns(instant), "Europe/Berlin")
+
+every_morning := [{"start": "09:00", "end": "17:00"}]
+
+test_next_opening_later_today if {
+	next_at(office_hours, "2025-08-29T06:47:00+02:00") == {"window": office_hours[0], "minutes": 133}
+}
+
+test_next_opening_after_the_weekend if {
+	# Saturday 10:00 to Monday 09:00.
+	next_at(office_hours, "2025-08-30T10:00:00+02:00") == {"window": office_hours[0], "minutes": 2820}
+}
+
+test_next_opening_after_todays_window_is_tomorrow if {
+	next_at(office_hours, "2025-08-28T17:00:00+02:00") == {"window": office_hours[0], "minutes": 960}
+}
+
+test_next_opening_rounds_down_to_whole_minutes if {
+	next_at(office_hours, "2025-08-29T08:15:30.5+02:00") == {"window": office_hours[0], "minutes": 44}
+	next_at(office_hours, "2025-08-29T08:59:59.999+02:00") == {"window": office_hours[0], "minutes": 0}
+}
+
+test_next_opening_is_the_soonest_of_several_windows if {
+	split_day := [
+		{"start": "20:00", "end": "23:00"},
+		{"start": "13:00", "end": "14:00", "days": [1, 3, 5]},
+		{"start": "09:00", "end": "12:00", "days": [6, 0]},
+	]
+	next_at(split_day, "2025-08-29T12:30:00+02:00") == {"window": split_day[1], "minutes": 30}
+	next_at(split_day, "2025-08-29T14:30:00+02:00") == {"window": split_day[0], "minutes": 330}
+	next_at(split_day, "2025-08-29T23:30:00+02:00") == {"window": split_day[2], "minutes": 570}
+}
+
+test_next_opening_tie_goes_to_the_first_window if {
+	twins := [{"start": "09:00", "end": "10:00"}, {"start": "09:00", "end": "17:00", "days": [6]}]
+	next_at(twins, "2025-08-30T08:00:00+02:00") == {"window": twins[0], "minutes": 60}
+}
+
+test_next_opening_of_a_window_crossing_midnight if {
+	# Friday 22:00 to Saturday 02:00: from Friday 21:00 it opens in an hour...
+	next_at(friday_night, "2025-08-29T21:00:00+02:00") == {"window": friday_night[0], "minutes": 60}
+
+	# ...and once it has closed on Saturday 02:00, next Friday 22:00.
+	next_at(friday_night, "2025-08-30T02:00:00+02:00") == {"window": friday_night[0], "minutes": 9840}
+}
+
+test_next_opening_before_the_spring_change_is_an_hour_shorter if {
+	# Saturday 29 March 2025 22:00 CET to Sunday 09:00 CEST: 10 h, the wall clock says 11.
+	next_at(every_morning, "2025-03-29T22:00:00+01:00") == {"window": every_morning[0], "minutes": 600}
+}
+
+test_next_opening_before_the_autumn_change_is_an_hour_longer if {
+	# Saturday 25 October 2025 22:00 CEST to Sunday 09:00 CET: 12 h, the wall clock says 11.
+	next_at(every_morning, "2025-10-25T22:00:00+02:00") == {"window": every_morning[0], "minutes": 720}
+}
+
+test_next_opening_in_the_skipped_hour_is_when_the_clocks_jump if {
+	# 02:30 does not exist on 30 March 2025: the window opens at 03:00 CEST, 2 h after 00:00 CET.
+	night := [{"start": "02:30", "end": "04:00"}]
+	next_at(night, "2025-03-30T00:00:00+01:00") == {"window": night[0], "minutes": 120}
+}
+
+test_next_opening_skips_a_window_lost_to_the_spring_change if {
+	# 02:00-03:00 never opens on 30 March 2025; next 31 March 02:00 CEST, 25 h after 00:00 CET.
+	missing_hour := [{"start": "02:00", "end": "03:00"}]
+	next_at(missing_hour, "2025-03-30T00:00:00+01:00") == {"window": missing_hour[0], "minutes": 1500}
+}
+
+test_next_opening_of_a_weekly_window_lost_to_the_spring_change_is_a_week_on if {
+	# Sunday 02:00-03:00 never opens on 30 March 2025; from Saturday 12:00 CET, 6 April 02:00 CEST.
+	sunday_night := [{"start": "02:00", "end": "03:00", "days": [0]}]
+	next_at(sunday_night, "2025-03-29T12:00:00+01:00") == {"window": sunday_night[0], "minutes": 10860}
+}
+
+test_next_opening_in_the_repeated_hour_is_its_second_time if {
+	# 26 October 2025: 02:30-02:45 closes at 02:45 CEST and opens again at 02:30 CET.
+	repeated := [{"start": "02:30", "end": "02:45"}]
+	next_at(repeated, "2025-10-26T02:50:00+02:00") == {"window": repeated[0], "minutes": 40}
+}
+
+test_next_opening_is_undefined_for_an_unknown_zone if {
+	not windows.next_opening(office_hours, time.parse_rfc3339_ns("2025-08-30T10:00:00+02:00"), "Mars/Olympus_Mons")
+}
+
+test_next_opening_is_undefined_for_a_window_on_no_day if {
+	not next_at([{"start": "09:00", "end": "17:00", "days": []}], "2025-08-30T10:00:00+02:00")
 }

@@ -6,7 +6,7 @@ import { stat } from './fixtures';
 const rows = [
   stat({ id: 'hosted/normal', budgetFrac: 0.5, usdToday: 2.5 }),
   stat({ id: 'hosted/spent', budgetFrac: 0.85, usdToday: 4.25 }),
-  stat({ id: 'hosted/closed', window: 'closed', windowDetail: 'open 08:00-20:00 Mon-Fri Europe/Berlin' }),
+  stat({ id: 'hosted/closed', window: 'closed', windowDetail: 'opens 08:00 Mon–Fri Europe/Berlin, in 1 d 22 h' }),
   stat({ id: 'local/free', class: 'local', usdCap: null, budgetFrac: 0, rpmCap: 120 }),
 ];
 
@@ -37,7 +37,7 @@ describe('ModelMatrix', () => {
     expect(closed).toHaveAttribute('data-alert', 'window_closed');
     const chip = within(closed).getByText('closed').closest('.MuiChip-root');
     expect(chip?.querySelector('[data-testid="BlockIcon"]')).not.toBeNull();
-    expect(within(closed).getByText('open 08:00-20:00 Mon-Fri Europe/Berlin')).toBeInTheDocument();
+    expect(within(closed).getByText('opens 08:00 Mon–Fri Europe/Berlin, in 1 d 22 h')).toBeInTheDocument();
   });
 
   it('leaves normal rows alone', () => {
