@@ -7,6 +7,7 @@ import logging
 import os
 import secrets
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,12 +87,16 @@ def _schema(folder: Path, name: str) -> dict[str, Any]:
     return loaded
 
 
-def build_counters(settings: Settings) -> CounterStore:
-    """The Redis store when SYMPHONY_REDIS_URL is set, the in-process one otherwise."""
+def build_counters(
+    settings: Settings,
+    spent_on: Callable[[str], Mapping[str, tuple[float, int]]] | None = None,
+) -> CounterStore:
+    """The Redis store when SYMPHONY_REDIS_URL is set (budgets rebuilt from `spent_on` when
+    Redis lost them), the in-process one otherwise."""
     if settings.redis_url:
         from app.adapters.redis_counters import RedisCounterStore
 
-        return RedisCounterStore.from_url(settings.redis_url)
+        return RedisCounterStore.from_url(settings.redis_url, spent_on)
     return InMemoryCounterStore()
 
 
@@ -189,7 +194,9 @@ def build_services(settings: Settings) -> Services:
         router_modules,
         max_waiters=settings.bundle_long_polls,
     )
-    counters = build_counters(settings)
+    counters = build_counters(
+        settings, lambda day: reports.spent_on(day, policies.current().timezone)
+    )
     controls = SqlControls(database)
     controls.import_file(settings.data_dir / "controls.json")
     health = ModelHealth()

@@ -18,7 +18,7 @@ from app.adapters.sql.database import probe as probe_store
 from app.adapters.sql.sidecars import SqlSidecarStatuses
 from app.core.bundles import SidecarStatus
 from app.core.burndown import burndown
-from app.core.counters import CounterStore, budget_day
+from app.core.counters import CounterStore, CounterStoreUnavailable, budget_day
 from app.core.latency import LatencyBook
 from app.core.model_status import ModelStatus, WindowState, model_statuses
 from app.core.policy_service import PolicyService
@@ -129,10 +129,14 @@ class Monitor:
             }
 
     def statuses(self) -> list[ModelStatus]:
-        """Every model's live row."""
+        """Every model's live row (none while the counter store is down: /metrics and the
+        dashboard keep answering, health says the store is down)."""
         policy = self._policies.current()
         now = time.time()
-        usage = self._counters.usage(policy.models, now, budget_day(now, policy.timezone))
+        try:
+            usage = self._counters.usage(policy.models, now, budget_day(now, policy.timezone))
+        except CounterStoreUnavailable:
+            return []
         return model_statuses(
             policy, usage, self._windows(now), self._latencies, self._health.unhealthy, now
         )

@@ -9,6 +9,7 @@ from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.adapters.opa_batch import EvaluationFailed
+from app.core.counters import CounterStoreUnavailable
 from app.core.validation import FieldError
 
 
@@ -117,6 +118,16 @@ def register_error_handlers(app: Flask) -> None:
         response, status = json_error(exc.status, exc.code, exc.message, exc.errors, exc.extra)
         response.headers.update(exc.headers)
         return response, status
+
+    @app.errorhandler(CounterStoreUnavailable)
+    def _counters_down(exc: CounterStoreUnavailable) -> tuple[Response, int]:
+        # Fail closed: without live counts no cap or budget can be checked.
+        return json_error(
+            503,
+            "counter_store_unavailable",
+            "the counter store did not answer; nothing is routed without live counts",
+            extra={"denial": "counter_store_unavailable", "detail": str(exc)},
+        )
 
     @app.errorhandler(EvaluationFailed)
     def _evaluation_failed(exc: EvaluationFailed) -> tuple[Response, int]:

@@ -41,6 +41,10 @@ class Spend:
     tokens: int = 0
 
 
+class CounterStoreUnavailable(Exception):
+    """The counter store (Redis) did not answer: nothing is routed without live counts."""
+
+
 def budget_day(now: float, timezone: str) -> str:
     """The budget day (`YYYY-MM-DD`) that `now` falls in, in the policy's time zone."""
     return datetime.fromtimestamp(now, ZoneInfo(timezone)).date().isoformat()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import secrets
 import time
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from app.core.counters import CounterStore, budget_day
+from app.core.counters import CounterStore, CounterStoreUnavailable, budget_day
 from app.core.policy_view import ModelSpec
 from app.core.ports import (
     ChatCall,
@@ -23,6 +24,8 @@ from app.core.ports import (
 )
 from app.core.route_request import CHARS_PER_TOKEN, RouteRequest
 from app.core.router import Plan, Router
+
+log = logging.getLogger("symphony.execution")
 
 
 @dataclass(frozen=True)
@@ -365,9 +368,12 @@ class Executor:
         detail = self._redact(exc.detail)
         run.attempts.append(Attempt(model, exc.outcome, exc.status, elapsed, detail))
         policy = run.plan.policy
-        self._counters.record_failure(
-            model, self._router.now(), policy.cooldown_failures, policy.cooldown_seconds
-        )
+        try:
+            self._counters.record_failure(
+                model, self._router.now(), policy.cooldown_failures, policy.cooldown_seconds
+            )
+        except CounterStoreUnavailable:
+            log.warning("counter store down: failure of %s not counted", model)
         self._telemetry.attempted(model, exc.outcome, None)
 
     def _succeeded(
@@ -386,10 +392,15 @@ class Executor:
         usage = Usage(prompt, produced, estimated)
         cost = spec.cost_usd(prompt, produced)
         now = self._router.now()
-        self._counters.record_success(spec.name)
-        self._counters.record_usage(
-            spec.name, prompt + produced, cost, now, budget_day(now, run.plan.policy.timezone)
-        )
+        try:
+            self._counters.record_success(spec.name)
+            self._counters.record_usage(
+                spec.name, prompt + produced, cost, now, budget_day(now, run.plan.policy.timezone)
+            )
+        except CounterStoreUnavailable:
+            # The answer is not lost: the run report (durable) carries the usage, and the
+            # budgets are rebuilt from run reports when the counter store comes back.
+            log.warning("counter store down: usage of %s kept in the run report only", spec.name)
         return self._finish(
             run,
             "ok",

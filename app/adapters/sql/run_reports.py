@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from app.adapters.sql.tables import run_reports
+from app.core.counters import budget_day
 
 AUDIT_ID = re.compile(r"^run_(\d{8}T\d{6}Z)_[0-9a-f]{12}$")
 
@@ -52,6 +53,31 @@ class SqlRunReports:
             return None
         loaded: dict[str, Any] = json.loads(body)
         return loaded
+
+    def spent_on(self, day: str, timezone: str) -> dict[str, tuple[float, int]]:
+        """Each model's (dollars, tokens) of the served runs of budget day `day` (in
+        `timezone`): what rebuilds budgets when the counter store lost them."""
+        since = datetime.now(UTC) - timedelta(hours=50)
+        with self._engine.connect() as conn:
+            bodies = conn.execute(
+                sa.select(run_reports.c.body).where(run_reports.c.created_at >= since)
+            ).scalars()
+            spent: dict[str, tuple[float, int]] = {}
+            for body in bodies:
+                report = json.loads(body)
+                model, at = report.get("model"), report.get("at")
+                if report.get("status") != "ok" or not model or not at:
+                    continue
+                moment = datetime.fromisoformat(str(at)).timestamp()
+                if budget_day(moment, timezone) != day:
+                    continue
+                usage = report.get("usage") or {}
+                usd, tokens = spent.get(model, (0.0, 0))
+                spent[model] = (
+                    usd + float(report.get("cost_usd") or 0.0),
+                    tokens + int(usage.get("total_tokens") or 0),
+                )
+        return spent
 
     def import_folder(self, folder: Path) -> int:
         """Carry over the JSON files of the old file store (<data>/runs/<day>/<id>.json),
