@@ -30,6 +30,7 @@ from app.core.bundles import BundleServer
 from app.core.counters import CounterStore, InMemoryCounterStore
 from app.core.execution import Executor
 from app.core.identity import Identities, Role
+from app.core.inflight import InFlight
 from app.core.latency import LatencyBook
 from app.core.policy_document import PolicyValidator
 from app.core.policy_service import PolicyService
@@ -239,6 +240,7 @@ def build_services(settings: Settings) -> Services:
         max_attempts=settings.max_attempts,
         redact=redactor.redact,
         content=settings.store_content,
+        inflight=InFlight(settings.max_concurrent_per_model),
     )
     sidecars = SqlSidecarStatuses(database)
     audit = SqlAuditLog(database)

@@ -82,6 +82,7 @@ class Settings:
     schemas_dir: Path = PROJECT_ROOT / "schemas"
     stats_interval_s: float = 2.0
     health_interval_s: float = 10.0
+    max_concurrent_per_model: int = 16
     background_jobs: bool = True
     version: str = "0.1.0"
     admin_key: str | None = field(default=None, repr=False)
@@ -135,6 +136,9 @@ class Settings:
             web_dist=Path(text("WEB_DIST", str(base.web_dist))),
             stats_interval_s=number("STATS_INTERVAL_S", base.stats_interval_s),
             health_interval_s=number("HEALTH_INTERVAL_S", base.health_interval_s),
+            max_concurrent_per_model=int(
+                number("MAX_CONCURRENT_PER_MODEL", base.max_concurrent_per_model)
+            ),
             background_jobs=_flag(env.get("SYMPHONY_BACKGROUND_JOBS"), True),
             admin_key=_optional(env, "SYMPHONY_ADMIN_KEY"),
             sidecar_key=_optional(env, "SYMPHONY_SIDECAR_KEY"),

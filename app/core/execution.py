@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from app.core.counters import CounterStore, CounterStoreUnavailable, budget_day
+from app.core.inflight import InFlight
 from app.core.policy_view import ModelSpec
 from app.core.ports import (
     ChatCall,
@@ -26,6 +27,9 @@ from app.core.route_request import CHARS_PER_TOKEN, RouteRequest
 from app.core.router import Plan, Router
 
 log = logging.getLogger("symphony.execution")
+
+# Calls in flight per model and proxy when the policy sets no `max_concurrent`.
+DEFAULT_MAX_CONCURRENT = 16
 
 
 @dataclass(frozen=True)
@@ -236,6 +240,7 @@ class Executor:
         sleep: Callable[[float], None] = time.sleep,
         redact: Callable[[str], str] = str,
         content: str = "none",
+        inflight: InFlight | None = None,
     ) -> None:
         self._router = router
         self._counters = counters
@@ -248,6 +253,7 @@ class Executor:
         self._sleep = sleep
         self._redact = redact
         self._content = content
+        self._inflight = inflight or InFlight(DEFAULT_MAX_CONCURRENT)
 
     def begin(self, request: RouteRequest, explain: str, source: str) -> Run:
         """Decide (raises PolicyEngineUnavailable) and open a run."""
@@ -264,7 +270,8 @@ class Executor:
     def complete(self, run: Run) -> ExecutionResult:
         """Non-streaming execution with fallbacks."""
         failure: GatewayFailure | None = None
-        for model, spec in self._candidates(run):
+        candidates = self._candidates(run)
+        for model, spec in candidates:
             call = self._call(run, spec, stream=False)
             started = time.perf_counter()
             try:
@@ -275,13 +282,17 @@ class Executor:
                 if not exc.retryable:
                     break
                 continue
-            return self._succeeded(run, spec, completion, started)
+            result = self._succeeded(run, spec, completion, started)
+            candidates.close()  # gives the model's in-flight slot back now
+            return result
+        candidates.close()
         return self._give_up(run, failure)
 
     def stream(self, run: Run) -> Generator[Delta, None, ExecutionResult]:
         """Streaming execution: falls back only until the first chunk has reached the client."""
         failure: GatewayFailure | None = None
-        for model, spec in self._candidates(run):
+        candidates = self._candidates(run)
+        for model, spec in candidates:
             call = self._call(run, spec, stream=True)
             started = time.perf_counter()
             upstream = self._gateway.stream(call)
@@ -296,6 +307,7 @@ class Executor:
                     except StopIteration as stop:
                         completion: Completion = stop.value
                         yield from pending
+                        candidates.close()
                         return self._succeeded(run, spec, completion, started)
                     if not sent and not chunk.substantive:
                         pending.append(chunk)
@@ -308,15 +320,18 @@ class Executor:
                 failure = exc
                 self._failed(run, model, exc, started)
                 if sent or not exc.retryable:
+                    candidates.close()
                     return self._give_up(run, exc)
             except GeneratorExit:
                 # The client went away: stop the upstream call and keep a record of the run.
                 elapsed = (time.perf_counter() - started) * 1000
                 run.attempts.append(Attempt(model, "client_disconnected", None, elapsed))
                 self._finish(run, "cancelled", model, "", None, 0.0, "client_disconnected")
+                candidates.close()
                 raise
             finally:
                 upstream.close()
+        candidates.close()
         return self._give_up(run, failure)
 
     def _candidates(self, run: Run) -> Generator[tuple[str, ModelSpec], None, None]:
@@ -337,12 +352,27 @@ class Executor:
             spec = run.plan.policy.models.get(model)
             if spec is None:
                 continue
-            if not self._counters.admit(model, spec.rpm_cap, self._router.now()):
+            if not self._inflight.try_acquire(model, spec.max_concurrent):
+                cap = self._inflight.cap(spec.max_concurrent)
+                run.attempts.append(
+                    Attempt(model, "concurrency_exhausted", None, 0.0, f"{cap} calls in flight")
+                )
+                continue
+            try:
+                admitted = self._counters.admit(model, spec.rpm_cap, self._router.now())
+            except BaseException:
+                self._inflight.release(model)
+                raise
+            if not admitted:
                 # Another request (or proxy) took the last slot between decision and admission.
+                self._inflight.release(model)
                 run.attempts.append(Attempt(model, "rpm_exhausted", None, 0.0, "admission refused"))
                 continue
             run.serving = model
-            yield model, spec
+            try:
+                yield model, spec
+            finally:
+                self._inflight.release(model)
 
     def _call(self, run: Run, spec: ModelSpec, stream: bool) -> ChatCall:
         request = run.request
@@ -416,8 +446,17 @@ class Executor:
     def _give_up(self, run: Run, failure: GatewayFailure | None) -> ExecutionResult:
         if failure is None:
             # No upstream was called: admission or a re-evaluated decision said no.
-            refused = run.attempts and all(a.outcome == "rpm_exhausted" for a in run.attempts)
-            reason = "rpm_exhausted" if refused else (run.plan.decision.denial or "no_candidate")
+            outcomes = {a.outcome for a in run.attempts}
+            refused = bool(outcomes) and outcomes <= {"rpm_exhausted", "concurrency_exhausted"}
+            reason = (
+                (
+                    "concurrency_exhausted"
+                    if "concurrency_exhausted" in outcomes
+                    else "rpm_exhausted"
+                )
+                if refused
+                else (run.plan.decision.denial or "no_candidate")
+            )
             return self._finish(run, "denied", None, "", None, 0.0, reason)
         error = "all_attempts_failed" if failure.retryable else "upstream_error"
         return self._finish(run, "failed", None, "", None, 0.0, error)

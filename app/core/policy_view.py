@@ -25,6 +25,7 @@ class ModelSpec:
     context_tokens: int
     preamble: str | None
     usage_windows: tuple[dict[str, Any], ...]
+    max_concurrent: int | None = None
 
     def cost_usd(self, prompt_tokens: int, completion_tokens: int) -> float:
         """Dollars for a call, from the policy's per-1k prices."""
@@ -64,6 +65,7 @@ class PolicyView:
                 context_tokens=raw["context_tokens"],
                 preamble=raw.get("preamble"),
                 usage_windows=tuple(raw.get("usage_windows", [])),
+                max_concurrent=raw.get("max_concurrent"),
             )
         return cls(
             document=document,
