@@ -1,5 +1,7 @@
-"""The `symphony` command: manage API keys directly in the store (`SYMPHONY_*` settings).
+"""The `symphony` command: serve the proxy, and manage API keys directly in the store
+(`SYMPHONY_*` settings).
 
+    symphony serve [--bind 127.0.0.1:8787] [--threads 32]
     symphony keys create --name gov-team --role governor [--role operator] [--team t]
                          [--expires-in-days 90]
     symphony keys list
@@ -53,13 +55,47 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     revoke = keys.add_parser("revoke", help="revoke a key by id")
     revoke.add_argument("key_id")
+    serve = areas.add_parser("serve", help="run the proxy (gunicorn), as every script does")
+    serve.add_argument("--bind", help="host:port (default SYMPHONY_BIND)")
+    serve.add_argument("--threads", type=int, help="worker threads (default SYMPHONY_THREADS)")
+    serve.add_argument("--graceful-timeout", type=float, default=5.0)
     return parser
+
+
+def serve_argv(
+    settings: Settings, bind: str | None, threads: int | None, graceful: float
+) -> list[str]:
+    """The gunicorn command line of the proxy: one worker with threads (counters, metrics and
+    websockets of a proxy live in one process; scale out with more proxies), JSON logs."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers",
+        "1",
+        "--threads",
+        str(threads or settings.threads),
+        "--bind",
+        bind or settings.bind,
+        "--graceful-timeout",
+        f"{graceful:g}",
+        "--no-control-socket",
+        "--logger-class",
+        "app.logs.GunicornLogger",
+        "--access-logfile",
+        "-",
+        "app:create_app()",
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `symphony` console script."""
     args = _parser().parse_args(argv)
-    identities = _identities(Settings.from_env(os.environ))
+    settings = Settings.from_env(os.environ)
+    if args.area == "serve":
+        command = serve_argv(settings, args.bind, args.threads, args.graceful_timeout)
+        os.execv(command[0], command)  # the same pid: start scripts keep it in their pidfile
+    identities = _identities(settings)
     actor = f"cli:{getpass.getuser()}"
     if args.action == "create":
         expires = (

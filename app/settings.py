@@ -75,6 +75,7 @@ class Settings:
     policy_file: Path = PROJECT_ROOT / "policy" / "examples" / "default.json"
     data_dir: Path = PROJECT_ROOT / ".data"
     bind: str = "127.0.0.1:8787"
+    threads: int = 32
     explain_default: str = "notes"
     max_body_bytes: int = 1_048_576
     client_rate_limit: str | None = None
@@ -130,6 +131,7 @@ class Settings:
             policy_file=Path(text("POLICY_FILE", str(base.policy_file))),
             data_dir=Path(text("DATA_DIR", str(base.data_dir))),
             bind=text("BIND", base.bind),
+            threads=int(number("THREADS", base.threads)),
             explain_default=text("EXPLAIN", base.explain_default),
             max_body_bytes=int(number("MAX_BODY_BYTES", base.max_body_bytes)),
             client_rate_limit=_optional(env, "SYMPHONY_CLIENT_RATE_LIMIT"),

@@ -103,9 +103,8 @@ up() {
       SYMPHONY_OPA_URL="http://127.0.0.1:$opa" \
       SYMPHONY_DATA_DIR="$service_run_dir/proxy-$name" \
       SYMPHONY_BIND="127.0.0.1:$port" \
-      service_start "fleet-proxy-$name" proxy_answers 60 -- .venv/bin/gunicorn --workers 1 \
-      --threads "${SYMPHONY_THREADS:-16}" --bind "127.0.0.1:$port" --graceful-timeout 5 \
-      --no-control-socket --logger-class app.logs.GunicornLogger "app:create_app()"
+      service_start "fleet-proxy-$name" proxy_answers 60 -- .venv/bin/symphony serve \
+      --threads "${SYMPHONY_THREADS:-16}" --bind "127.0.0.1:$port"
     SYMPHONY_SIDECAR_KEY="$sidecar_key" \
       SYMPHONY_OPA_NAME="fleet-opa-$name" SYMPHONY_OPA_ADDR="127.0.0.1:$opa" \
       SYMPHONY_BUNDLE_URL="http://127.0.0.1:$port" bash deploy/opa/start.sh start

@@ -38,10 +38,7 @@ up() {
   bash scripts/local-model.sh start
   # One worker with threads: counters, metrics and websockets live in one process. Gunicorn's
   # error and access lines are JSON on its output (app.logs.GunicornLogger), in proxy.log.
-  service_start proxy proxy_answers 30 -- .venv/bin/gunicorn --workers 1 \
-    --threads "${SYMPHONY_THREADS:-32}" --bind "$bind" --graceful-timeout 5 \
-    --no-control-socket --logger-class app.logs.GunicornLogger --access-logfile - \
-    "app:create_app()"
+  service_start proxy proxy_answers 30 -- .venv/bin/symphony serve --bind "$bind"
   SYMPHONY_BIND="$bind" bash deploy/opa/start.sh start
   SYMPHONY_BIND="$bind" bash deploy/opa/start.sh ready
   cat <<MSG

@@ -207,26 +207,19 @@ def start_redis(log_dir: Path) -> Service:
 def start_proxy(
     log_dir: Path, env: Mapping[str, str], threads: int = 8, port: int | None = None
 ) -> Service:
-    """The proxy under gunicorn (one worker, threads), as production runs it."""
+    """The proxy as production runs it: `symphony serve` (gunicorn, one worker, threads)."""
     port = port or free_port()
     service = spawn(
         "proxy",
         [
-            str(VENV_BIN / "gunicorn"),
-            "--workers",
-            "1",
+            str(VENV_BIN / "symphony"),
+            "serve",
             "--threads",
             str(threads),
             "--bind",
             f"127.0.0.1:{port}",
             "--graceful-timeout",
             "2",
-            "--no-control-socket",
-            "--logger-class",
-            "app.logs.GunicornLogger",
-            "--access-logfile",
-            "-",
-            "app:create_app()",
         ],
         port,
         log_dir,
