@@ -81,6 +81,7 @@ class Services:
     records: SqlDecisionRecords
     evaluator: RevisionEvaluator
     shadow: SqlShadow
+    inflight: InFlight
 
 
 def _schema(folder: Path, name: str) -> dict[str, Any]:
@@ -230,6 +231,7 @@ def build_services(settings: Settings) -> Services:
     gateway = HttpGateway(
         settings.gateway_key, settings.gateway_connect_timeout_s, settings.gateway_read_timeout_s
     )
+    inflight = InFlight(settings.max_concurrent_per_model)
     executor = Executor(
         router,
         counters,
@@ -240,7 +242,7 @@ def build_services(settings: Settings) -> Services:
         max_attempts=settings.max_attempts,
         redact=redactor.redact,
         content=settings.store_content,
-        inflight=InFlight(settings.max_concurrent_per_model),
+        inflight=inflight,
     )
     sidecars = SqlSidecarStatuses(database)
     audit = SqlAuditLog(database)
@@ -290,4 +292,5 @@ def build_services(settings: Settings) -> Services:
         records=records,
         evaluator=evaluator,
         shadow=shadow,
+        inflight=inflight,
     )

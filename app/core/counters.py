@@ -88,12 +88,25 @@ class CounterStore(Protocol):
 
 
 class _ModelCounts:
-    __slots__ = ("cooldown_until", "failures", "requests", "spends", "tokens", "usd_by_day")
+    """One model's counts. Tokens in the trailing minute are a running sum (no scan per
+    request); spend history is kept in one-second buckets, so a day of traffic is at most
+    86,400 entries per model whatever the request rate."""
+
+    __slots__ = (
+        "cooldown_until",
+        "failures",
+        "requests",
+        "spends",
+        "token_sum",
+        "tokens",
+        "usd_by_day",
+    )
 
     def __init__(self) -> None:
         self.requests: deque[float] = deque()
         self.tokens: deque[tuple[float, int]] = deque()
-        self.spends: deque[tuple[float, float, int]] = deque()
+        self.token_sum = 0
+        self.spends: deque[list[float]] = deque()  # [second, usd, tokens]
         self.usd_by_day: dict[str, tuple[float, int]] = {}
         self.failures = 0
         self.cooldown_until: float | None = None
@@ -103,10 +116,20 @@ class _ModelCounts:
         while self.requests and self.requests[0] <= edge:
             self.requests.popleft()
         while self.tokens and self.tokens[0][0] <= edge:
-            self.tokens.popleft()
+            self.token_sum -= self.tokens.popleft()[1]
         old = now - SPEND_HISTORY_S
         while self.spends and self.spends[0][0] <= old:
             self.spends.popleft()
+
+    def add(self, now: float, tokens: int, usd: float) -> None:
+        self.tokens.append((now, tokens))
+        self.token_sum += tokens
+        second = float(int(now))
+        if self.spends and self.spends[-1][0] == second:
+            self.spends[-1][1] += usd
+            self.spends[-1][2] += tokens
+        else:
+            self.spends.append([second, usd, float(tokens)])
 
 
 class InMemoryCounterStore:
@@ -134,7 +157,7 @@ class InMemoryCounterStore:
                 usd, tokens = counts.usd_by_day.get(day, (0.0, 0))
                 out[name] = ModelUsage(
                     rpm=len(counts.requests),
-                    tpm=sum(t for _, t in counts.tokens),
+                    tpm=counts.token_sum,
                     usd_today=usd,
                     tokens_today=tokens,
                     consecutive_failures=counts.failures,
@@ -156,8 +179,7 @@ class InMemoryCounterStore:
         """Add a finished call's tokens and dollars."""
         with self._lock:
             counts = self._get(model)
-            counts.tokens.append((now, tokens))
-            counts.spends.append((now, usd, tokens))
+            counts.add(now, tokens, usd)
             prev_usd, prev_tokens = counts.usd_by_day.get(day, (0.0, 0))
             counts.usd_by_day = {day: (prev_usd + usd, prev_tokens + tokens)}
 
@@ -183,12 +205,13 @@ class InMemoryCounterStore:
             counts = self._get(model)
             counts.prune(now)
             usd = 0.0
-            tokens = 0
-            for ts, amount, count in counts.spends:
-                if since < ts <= now:
+            tokens = 0.0
+            # Buckets are whole seconds: a bucket counts when its second is in (since, now].
+            for second, amount, count in counts.spends:
+                if since < second + 1 and second <= now:
                     usd += amount
                     tokens += count
-            return Spend(usd, tokens)
+            return Spend(usd, int(tokens))
 
     def probe(self) -> Probe:
         """Always healthy: it lives in this process."""

@@ -339,8 +339,6 @@ def test_reports_keep_text_only_when_configured(
 def test_a_model_at_its_concurrency_cap_is_skipped_and_never_queued(
     traffic: FlaskClient, upstream: UpstreamServer
 ) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     current = traffic.get("/policy").get_json()
     document = current["document"]
     for model in document["models"]:
@@ -348,26 +346,20 @@ def test_a_model_at_its_concurrency_cap_is_skipped_and_never_queued(
             model["max_concurrent"] = 1
     saved = traffic.put("/policy", json=document, headers={"If-Match": current["etag"]})
     assert saved.status_code == 200, saved.get_json()
-    upstream.slow("alpha", 1.0)
-    app = traffic.application
-
-    def call(task: str) -> tuple[int, dict[str, Any]]:
-        client = signed_in(app)
-        response = client.post("/route/execute", json={"task": task, "loa": 1, "input": "x"})
-        return response.status_code, response.get_json()
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        first = pool.submit(call, "qa")
-        time.sleep(0.3)  # the first call holds alpha's one slot
-        second = pool.submit(call, "qa")
-        third = pool.submit(call, "quiet")  # a rule that routes to alpha only
-        results = [first.result(), second.result(), third.result()]
-    (s1, b1), (s2, b2), (s3, b3) = results
-    assert (s1, b1["model"]) == (200, "hosted/alpha")
-    assert (s2, b2["model"]) == (200, "hosted/beta")
-    assert outcomes(b2)[0] == ("hosted/alpha", "concurrency_exhausted")
-    assert (s3, b3["error"]) == (429, "concurrency_exhausted")
-    assert b3["attempts"][0]["detail"] == "1 calls in flight"
-    upstream.restore("alpha")
-    # The slot came back: alpha serves again.
+    inflight = traffic.application.extensions["symphony"].inflight
+    # A call to alpha is in flight (a hung upstream, say): it holds alpha's one slot.
+    assert inflight.try_acquire("hosted/alpha", 1)
+    try:
+        status, body = execute(traffic, input="x")
+        assert (status, body["model"]) == (200, "hosted/beta")
+        assert outcomes(body)[0] == ("hosted/alpha", "concurrency_exhausted")
+        assert body["attempts"][0]["detail"] == "1 calls in flight"
+        refused = traffic.post("/route/execute", json={"task": "quiet", "loa": 1, "input": "x"})
+        assert refused.status_code == 429  # alpha only, at its cap: refused, not queued
+        assert refused.get_json()["error"] == "concurrency_exhausted"
+        assert inflight.count("hosted/alpha") == 1 and inflight.count("hosted/beta") == 0
+    finally:
+        inflight.release("hosted/alpha")
+    # The slot came back: alpha serves again, and every call gave its slot back.
     assert execute(traffic, input="again")[1]["model"] == "hosted/alpha"
+    assert inflight.count("hosted/alpha") == 0

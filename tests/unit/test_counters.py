@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.core.counters import InMemoryCounterStore, budget_day
 
 M = "hosted/x"
@@ -49,3 +51,18 @@ def test_budget_day_follows_the_policy_zone() -> None:
     instant = 1756510200.0
     assert budget_day(instant, "UTC") == "2025-08-29"
     assert budget_day(instant, "Europe/Berlin") == "2025-08-30"
+
+
+def test_memory_stays_bounded_by_seconds_not_requests() -> None:
+    store = InMemoryCounterStore()
+    start = 1_800_000_000.0
+    for i in range(10_000):  # 10,000 calls within 10 seconds
+        store.record_usage("m", 3, 0.001, start + i / 1000, "2027-01-15")
+    counts = store._models["m"]
+    assert len(counts.spends) == 10
+    now = start + 10
+    usage = store.usage(["m"], now, "2027-01-15")["m"]
+    assert usage.tpm == 30_000 and usage.usd_today == pytest.approx(10.0)
+    assert store.spend("m", start - 1, now).usd == pytest.approx(10.0)
+    later = store.usage(["m"], start + 75, "2027-01-15")["m"]
+    assert later.tpm == 0  # the running sum follows the trailing minute
