@@ -115,11 +115,12 @@ web-test:
 pytest *args:
     {{bin}}/pytest {{args}}
 
-# Benchmarks: /route/plan latency and throughput; gateway overhead; policy propagation in a fleet.
+# Benchmarks: /route/plan latency and throughput; gateway overhead; policy propagation in a fleet; simulation.
 bench:
     {{bin}}/python bench/plan.py
     {{bin}}/python bench/overhead.py
     {{bin}}/python bench/propagation.py
+    {{bin}}/python bench/simulate.py
 
 # The first lines of the proxy's Prometheus exposition.
 symphony-metrics:

@@ -21,6 +21,7 @@ from typing import Any
 
 from app.adapters.opa import condense_trace
 from app.core.bundles import BUNDLE_NAME, build_bundle
+from app.core.ports import EvaluationFailed
 from app.core.revisions import Revision
 
 DECISION = "data.symphony.router.decision"
@@ -40,14 +41,6 @@ KILL_GRACE_S = 5.0
 MAX_MESSAGE_CHARS = 4000
 # A cache entry: `<bundle revision>-<router digest>`; nothing else in cache_dir is touched.
 _ENTRY = re.compile(r"^r\d+-[0-9a-f]{16}-[0-9a-f]{16}$")
-
-
-class EvaluationFailed(Exception):
-    """OPA evaluated nothing: the revision does not compile, evaluation erred or timed out."""
-
-    def __init__(self, message: str, errors: Sequence[Mapping[str, Any]] = ()) -> None:
-        super().__init__(message)
-        self.errors = [dict(error) for error in errors]
 
 
 def _describe(error: Mapping[str, Any]) -> str:

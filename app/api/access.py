@@ -85,12 +85,6 @@ def principal() -> Principal:
     return found
 
 
-def current_principal() -> Principal | None:
-    """The caller when one authenticated (public endpoints may have none)."""
-    found: Principal | None = g.get("principal")
-    return found
-
-
 def current_session() -> Session | None:
     """The dashboard session the request came with, if any."""
     found: Session | None = g.get("session")

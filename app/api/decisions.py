@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from app.api.access import requires
 from app.api.context import services
 from app.api.errors import ApiError
-from app.api.params import timestamp
+from app.api.params import reject_unknown_parameters, timestamp
 from app.core.identity import Role
 from app.core.policy_service import RevisionNotFound
 from app.core.records import DecisionRecord, RecordQuery, differences
@@ -24,14 +24,7 @@ FILTERS = ("model", "rule", "denial", "revision", "source")
 
 def _query() -> RecordQuery:
     args = request.args
-    unknown = sorted(set(args) - {*FILTERS, "since", "until", "limit", "before"})
-    if unknown:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"?{unknown[0]}: unknown parameter",
-            [FieldError(f"?{name}", "unknown parameter") for name in unknown],
-        )
+    reject_unknown_parameters(args, {*FILTERS, "since", "until", "limit", "before"})
     raw_limit = args.get("limit", "100")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise ApiError(

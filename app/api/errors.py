@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app.adapters.opa_batch import EvaluationFailed
 from app.core.counters import CounterStoreUnavailable
+from app.core.ports import EvaluationFailed
 from app.core.validation import FieldError
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
@@ -18,7 +16,7 @@ from app.api.access import (
 from app.api.body import json_object
 from app.api.context import request_id, services
 from app.api.errors import ApiError
-from app.api.params import timestamp
+from app.api.params import reject_unknown_fields, reject_unknown_parameters, timestamp
 from app.core.audit import AuditEvent, AuditQuery
 from app.core.identity import Identities, KeyRejected, Role
 from app.core.validation import FieldError
@@ -34,17 +32,6 @@ def access() -> AccessControl:
     return found
 
 
-def _unknown_fields(body: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"$.{unknown[0]}: unknown field",
-            [FieldError(f"$.{name}", "unknown field") for name in unknown],
-        )
-
-
 @bp.post("/session")
 @requires(Role.PUBLIC)
 def login() -> ResponseReturnValue:
@@ -53,7 +40,7 @@ def login() -> ResponseReturnValue:
     if blocked is not None:
         return blocked
     body = json_object()
-    _unknown_fields(body, {"key"})
+    reject_unknown_fields(body, {"key"})
     key = body.get("key")
     if not isinstance(key, str) or not key.strip():
         raise ApiError(
@@ -120,7 +107,7 @@ def list_keys() -> ResponseReturnValue:
 def create_key() -> ResponseReturnValue:
     """`{"name", "roles", "team"?, "expires_at"?}`: a new key, shown once in the answer."""
     body = json_object()
-    _unknown_fields(body, {"name", "roles", "team", "expires_at"})
+    reject_unknown_fields(body, {"name", "roles", "team", "expires_at"})
     name, roles, team = body.get("name"), body.get("roles"), body.get("team")
     errors = []
     if not isinstance(name, str):
@@ -160,14 +147,7 @@ def revoke_key(key_id: str) -> ResponseReturnValue:
 
 def _audit_query() -> AuditQuery:
     args = request.args
-    _unknown = sorted(set(args) - {"actor", "kind", "since", "until", "limit", "before"})
-    if _unknown:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"?{_unknown[0]}: unknown parameter",
-            [FieldError(f"?{name}", "unknown parameter") for name in _unknown],
-        )
+    reject_unknown_parameters(args, {"actor", "kind", "since", "until", "limit", "before"})
     try:
         limit = int(args.get("limit", "100"))
         before = int(args["before"]) if args.get("before") else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -30,3 +31,24 @@ def timestamp(value: Any, field_name: str) -> datetime:
             [FieldError(field_name, "must be an RFC 3339 time with an offset")],
         )
     return moment
+
+
+def reject_unknown_fields(body: Iterable[str], allowed: set[str]) -> None:
+    """400 naming every body field outside `allowed`."""
+    _reject(body, allowed, "$.", "field")
+
+
+def reject_unknown_parameters(args: Iterable[str], allowed: set[str]) -> None:
+    """400 naming every query parameter outside `allowed`."""
+    _reject(args, allowed, "?", "parameter")
+
+
+def _reject(given: Iterable[str], allowed: set[str], prefix: str, noun: str) -> None:
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"{prefix}{unknown[0]}: unknown {noun}",
+            [FieldError(f"{prefix}{name}", f"unknown {noun}") for name in unknown],
+        )

@@ -13,6 +13,7 @@ from app.api.access import principal, requires
 from app.api.body import json_body, json_object
 from app.api.context import audit, request_id, services
 from app.api.errors import ApiError
+from app.api.params import reject_unknown_fields
 from app.core.audit import state_hash
 from app.core.bundles import BundleRejected, read_uploaded_bundle
 from app.core.identity import Role
@@ -339,14 +340,7 @@ def get_kill_switch() -> ResponseReturnValue:
 def put_kill_switch() -> ResponseReturnValue:
     """Turn the kill switch on or off: `{"on": true, "reason": "..."}` (a reason is required)."""
     body = json_object()
-    unknown = sorted(set(body) - {"on", "reason"})
-    if unknown:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"$.{unknown[0]}: unknown field",
-            [FieldError(f"$.{name}", "unknown field") for name in unknown],
-        )
+    reject_unknown_fields(body, {"on", "reason"})
     on = body.get("on")
     if not isinstance(on, bool):
         raise ApiError(

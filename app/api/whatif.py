@@ -15,7 +15,7 @@ from app.api.access import principal, requires
 from app.api.body import json_object
 from app.api.context import audit, request_id, services
 from app.api.errors import ApiError
-from app.api.params import timestamp
+from app.api.params import reject_unknown_fields, timestamp
 from app.api.policy import if_match, write_revision
 from app.core.identity import Role
 from app.core.policy_service import Author, PolicyRejected, RevisionNotFound
@@ -75,14 +75,7 @@ def simulate_policy() -> ResponseReturnValue:
     """Evaluate recorded decisions (default: the last 24 h, up to 10,000) under a candidate
     (`document` and/or `guards`, or a `revision` number); nothing is activated."""
     body = json_object()
-    unknown = sorted(set(body) - {"document", "guards", "revision", "since", "until", "limit"})
-    if unknown:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"$.{unknown[0]}: unknown field",
-            [FieldError(f"$.{name}", "unknown field") for name in unknown],
-        )
+    reject_unknown_fields(body, {"document", "guards", "revision", "since", "until", "limit"})
     limit = body.get("limit", MAX_SIMULATED)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_SIMULATED:
         raise ApiError(

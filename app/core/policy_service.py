@@ -280,15 +280,7 @@ class PolicyService:
             dict(active.guards if guards is None else guards),
             {} if guards is not None else dict(active.tests),
         )
-        errors = self.validate(chosen)
-        problems = guard_set.problems()
-        if errors or problems:
-            raise PolicyRejected(errors, problems)
-        chosen = copy.deepcopy(chosen)
-        with self._write_lock:
-            problems = self._compiler.problems(chosen, guard_set.guards, guard_set.tests)
-        if problems:
-            raise PolicyRejected([], problems)
+        chosen = self._checked(chosen, guard_set)
         return Revision(
             number=0,
             hash=content_hash(chosen, guard_set.guards, guard_set.tests),
@@ -302,6 +294,21 @@ class PolicyService:
             source="candidate",
             parent=active.number,
         )
+
+    def _checked(self, document: Any, guard_set: GuardSet) -> Any:
+        """A copy of `document` once it validates and compiles with `guard_set` and their
+        tests pass; PolicyRejected naming every problem otherwise."""
+        errors = self.validate(document)
+        problems = guard_set.problems()
+        if errors or problems:
+            raise PolicyRejected(errors, problems)
+        document = copy.deepcopy(document)
+        # One compile at a time per proxy: each runs the opa binary.
+        with self._write_lock:
+            problems = self._compiler.problems(document, guard_set.guards, guard_set.tests)
+        if problems:
+            raise PolicyRejected([], problems)
+        return document
 
     def _write(
         self,
@@ -318,16 +325,7 @@ class PolicyService:
             dict(active.guards if guards is None else guards),
             dict(active.tests if tests is None else tests),
         )
-        errors = self.validate(document)
-        problems = guard_set.problems()
-        if errors or problems:
-            raise PolicyRejected(errors, problems)
-        document = copy.deepcopy(document)
-        # One compile at a time per proxy: each runs the opa binary.
-        with self._write_lock:
-            problems = self._compiler.problems(document, guard_set.guards, guard_set.tests)
-        if problems:
-            raise PolicyRejected([], problems)
+        document = self._checked(document, guard_set)
         draft = Draft(
             document=document,
             guards=guard_set.guards,

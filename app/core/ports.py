@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
 class PolicyEngineUnavailable(Exception):
     """The policy engine could not be reached or did not answer with a decision."""
+
+
+class EvaluationFailed(Exception):
+    """OPA evaluated nothing for another revision (replay, simulation): the revision does
+    not compile, evaluation erred or timed out."""
+
+    def __init__(self, message: str, errors: Sequence[Mapping[str, Any]] = ()) -> None:
+        super().__init__(message)
+        self.errors = [dict(error) for error in errors]
 
 
 @dataclass(frozen=True)

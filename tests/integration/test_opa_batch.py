@@ -19,11 +19,12 @@ import requests
 from flask import Flask
 
 from app.adapters.opa import OpaPolicyEngine
-from app.adapters.opa_batch import KEEP_BUNDLES, EvaluationFailed, RevisionEvaluator
+from app.adapters.opa_batch import KEEP_BUNDLES, RevisionEvaluator
 from app.adapters.opa_check import read_router_modules
 from app.core.counters import ModelUsage
 from app.core.policy_input import build_input
 from app.core.policy_service import Author, PolicyService
+from app.core.ports import EvaluationFailed
 from app.core.revisions import Revision, canonical_json, content_hash
 from app.core.route_request import RouteRequest
 from tests.support.processes import ROOT, Service, tool
