@@ -71,7 +71,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # prompts, keys or identities (see docs/api.md, "Access control").
     declare(app, "prometheus_metrics", Role.PUBLIC)
     limit_clients(app, settings)
-    register_events(app, services.bus, services.monitor.hello)
+    register_events(
+        app,
+        services.bus,
+        services.monitor.hello,
+        settings.max_websockets,
+        settings.max_websockets_per_client,
+    )
     check_route_roles(app)
     if settings.background_jobs:
         scheduler = start_jobs(services)

@@ -1,7 +1,7 @@
 """The `symphony` command: serve the proxy, and manage API keys directly in the store
 (`SYMPHONY_*` settings).
 
-    symphony serve [--bind 127.0.0.1:8787] [--threads 32]
+    symphony serve [--bind 127.0.0.1:8787]   (gunicorn, one gevent worker: app/serving.py)
     symphony keys create --name gov-team --role governor [--role operator] [--team t]
                          [--expires-in-days 90]
     symphony keys list
@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from app.adapters.sql.database import database_url, migrate, open_engine
 from app.adapters.sql.identity import SqlAuditLog, SqlKeyStore
 from app.core.identity import GRANTABLE, Identities, KeyRejected
+from app.serving import serve_argv
 from app.settings import Settings
 
 
@@ -57,35 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key_id")
     serve = areas.add_parser("serve", help="run the proxy (gunicorn), as every script does")
     serve.add_argument("--bind", help="host:port (default SYMPHONY_BIND)")
-    serve.add_argument("--threads", type=int, help="worker threads (default SYMPHONY_THREADS)")
     serve.add_argument("--graceful-timeout", type=float, default=5.0)
     return parser
-
-
-def serve_argv(
-    settings: Settings, bind: str | None, threads: int | None, graceful: float
-) -> list[str]:
-    """The gunicorn command line of the proxy: one worker with threads (counters, metrics and
-    websockets of a proxy live in one process; scale out with more proxies), JSON logs."""
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--workers",
-        "1",
-        "--threads",
-        str(threads or settings.threads),
-        "--bind",
-        bind or settings.bind,
-        "--graceful-timeout",
-        f"{graceful:g}",
-        "--no-control-socket",
-        "--logger-class",
-        "app.logs.GunicornLogger",
-        "--access-logfile",
-        "-",
-        "app:create_app()",
-    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings.from_env(os.environ)
     if args.area == "serve":
-        command = serve_argv(settings, args.bind, args.threads, args.graceful_timeout)
+        command = [sys.executable, *serve_argv(settings, args.bind, args.graceful_timeout)]
         os.execv(command[0], command)  # the same pid: start scripts keep it in their pidfile
     identities = _identities(settings)
     actor = f"cli:{getpass.getuser()}"

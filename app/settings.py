@@ -75,7 +75,12 @@ class Settings:
     policy_file: Path = PROJECT_ROOT / "policy" / "examples" / "default.json"
     data_dir: Path = PROJECT_ROOT / ".data"
     bind: str = "127.0.0.1:8787"
-    threads: int = 32
+    worker_connections: int = 8192
+    header_timeout_s: float = 5.0
+    client_timeout_s: float = 30.0
+    max_connections_per_client: int = 2048
+    max_websockets: int = 1024
+    max_websockets_per_client: int = 256
     explain_default: str = "notes"
     max_body_bytes: int = 1_048_576
     client_rate_limit: str | None = None
@@ -131,7 +136,16 @@ class Settings:
             policy_file=Path(text("POLICY_FILE", str(base.policy_file))),
             data_dir=Path(text("DATA_DIR", str(base.data_dir))),
             bind=text("BIND", base.bind),
-            threads=int(number("THREADS", base.threads)),
+            worker_connections=int(number("WORKER_CONNECTIONS", base.worker_connections)),
+            header_timeout_s=number("HEADER_TIMEOUT_S", base.header_timeout_s),
+            client_timeout_s=number("CLIENT_TIMEOUT_S", base.client_timeout_s),
+            max_connections_per_client=int(
+                number("MAX_CONNECTIONS_PER_CLIENT", base.max_connections_per_client)
+            ),
+            max_websockets=int(number("MAX_WEBSOCKETS", base.max_websockets)),
+            max_websockets_per_client=int(
+                number("MAX_WEBSOCKETS_PER_CLIENT", base.max_websockets_per_client)
+            ),
             explain_default=text("EXPLAIN", base.explain_default),
             max_body_bytes=int(number("MAX_BODY_BYTES", base.max_body_bytes)),
             client_rate_limit=_optional(env, "SYMPHONY_CLIENT_RATE_LIMIT"),

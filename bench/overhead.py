@@ -318,7 +318,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "SYMPHONY_BACKGROUND_JOBS": "false",
                         "SYMPHONY_LOCAL_MODEL_URL": "",
                     },
-                    threads=max(8, args.concurrency * 2),
                 )
                 services.extend([opa, proxy])
                 targets.append(

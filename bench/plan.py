@@ -70,7 +70,7 @@ def main() -> None:
         "SYMPHONY_POLICY_FILE": str(ROOT / "policy" / "examples" / "default.json"),
         "SYMPHONY_BACKGROUND_JOBS": "false",
     }
-    proxy, opa = start_proxy_with_sidecar(work / "logs", env, threads=args.concurrency)
+    proxy, opa = start_proxy_with_sidecar(work / "logs", env)
     try:
         print(
             f"/route/plan, {args.requests} requests, concurrency {args.concurrency}, "

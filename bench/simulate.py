@@ -74,7 +74,7 @@ def main() -> None:
         "SYMPHONY_POLICY_FILE": str(ROOT / "policy" / "examples" / "default.json"),
         "SYMPHONY_BACKGROUND_JOBS": "false",
     }
-    proxy, opa = start_proxy_with_sidecar(work / "logs", env, threads=8)
+    proxy, opa = start_proxy_with_sidecar(work / "logs", env)
     try:
         session = requests.Session()
         session.headers.update(bearer())

@@ -104,7 +104,7 @@ up() {
       SYMPHONY_DATA_DIR="$service_run_dir/proxy-$name" \
       SYMPHONY_BIND="127.0.0.1:$port" \
       service_start "fleet-proxy-$name" proxy_answers 60 -- .venv/bin/symphony serve \
-      --threads "${SYMPHONY_THREADS:-16}" --bind "127.0.0.1:$port"
+      --bind "127.0.0.1:$port"
     SYMPHONY_SIDECAR_KEY="$sidecar_key" \
       SYMPHONY_OPA_NAME="fleet-opa-$name" SYMPHONY_OPA_ADDR="127.0.0.1:$opa" \
       SYMPHONY_BUNDLE_URL="http://127.0.0.1:$port" bash deploy/opa/start.sh start

@@ -15,6 +15,8 @@ from app.core.validation import FieldError, find_leaves
 
 # Python's own limit for int(str); a longer literal is refused before int() raises on it.
 MAX_INT_DIGITS = 4300
+# Every integer a body may carry fits a signed 64-bit column, counter or OpenAI `seed`.
+INT_BOUND = 2**63
 # How much of a refused literal an error message repeats, and how many refusals are listed.
 _ECHO = 40
 MAX_REPORTED = 100
@@ -46,7 +48,10 @@ def _int(literal: str) -> int | _Refused:
     digits = len(literal.lstrip("-"))
     if digits > MAX_INT_DIGITS:
         return _Refused(f"integer with {digits} digits; at most {MAX_INT_DIGITS} are accepted")
-    return int(literal)
+    value = int(literal)
+    if not -INT_BOUND <= value < INT_BOUND:
+        return _Refused(f"integer {_echo(literal)} is out of range (a signed 64-bit integer)")
+    return value
 
 
 def parse_json(raw: bytes | str) -> Any:

@@ -9,7 +9,7 @@ from flask.typing import ResponseReturnValue
 from app.api.access import requires
 from app.api.context import services
 from app.api.errors import ApiError
-from app.api.params import reject_unknown_parameters, timestamp
+from app.api.params import integer_parameter, reject_unknown_parameters, timestamp
 from app.core.identity import Role
 from app.core.policy_service import RevisionNotFound
 from app.core.records import DecisionRecord, RecordQuery, differences
@@ -25,21 +25,14 @@ FILTERS = ("model", "rule", "denial", "revision", "source")
 def _query() -> RecordQuery:
     args = request.args
     reject_unknown_parameters(args, {*FILTERS, "since", "until", "limit", "before"})
-    raw_limit = args.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"?limit: an integer from 1 to {MAX_PAGE}",
-            [FieldError("?limit", f"must be an integer from 1 to {MAX_PAGE}")],
-        )
+    limit = integer_parameter("limit", 100, 1, MAX_PAGE)
     filters = {name: (args.get(name) or None) for name in FILTERS}
     return RecordQuery(
         **{k: v[:128] if v else None for k, v in filters.items()},
         since=timestamp(args["since"], "?since") if args.get("since") else None,
         until=timestamp(args["until"], "?until") if args.get("until") else None,
         before=(args.get("before") or None),
-        limit=int(raw_limit),
+        limit=limit,
     )
 
 

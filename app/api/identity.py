@@ -16,7 +16,13 @@ from app.api.access import (
 from app.api.body import json_object
 from app.api.context import request_id, services
 from app.api.errors import ApiError
-from app.api.params import reject_unknown_fields, reject_unknown_parameters, timestamp
+from app.api.params import (
+    INT_MAX,
+    integer_parameter,
+    reject_unknown_fields,
+    reject_unknown_parameters,
+    timestamp,
+)
 from app.core.audit import AuditEvent, AuditQuery
 from app.core.identity import Identities, KeyRejected, Role
 from app.core.validation import FieldError
@@ -148,23 +154,8 @@ def revoke_key(key_id: str) -> ResponseReturnValue:
 def _audit_query() -> AuditQuery:
     args = request.args
     reject_unknown_parameters(args, {"actor", "kind", "since", "until", "limit", "before"})
-    try:
-        limit = int(args.get("limit", "100"))
-        before = int(args["before"]) if args.get("before") else None
-    except ValueError as exc:
-        raise ApiError(
-            400,
-            "invalid_request",
-            "?limit and ?before are integers",
-            [FieldError("?limit", "must be an integer")],
-        ) from exc
-    if not 1 <= limit <= MAX_AUDIT_PAGE or (before is not None and before < 1):
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"?limit is 1..{MAX_AUDIT_PAGE}, ?before >= 1",
-            [FieldError("?limit", f"must be between 1 and {MAX_AUDIT_PAGE}")],
-        )
+    limit = integer_parameter("limit", 100, 1, MAX_AUDIT_PAGE)
+    before = integer_parameter("before", 0, 1, INT_MAX) if args.get("before") else None
     since = timestamp(args["since"], "?since") if args.get("since") else None
     until = timestamp(args["until"], "?until") if args.get("until") else None
     return AuditQuery(

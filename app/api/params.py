@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from flask import request
+
 from app.api.errors import ApiError
 from app.core.validation import FieldError
 
@@ -52,3 +54,23 @@ def _reject(given: Iterable[str], allowed: set[str], prefix: str, noun: str) -> 
             f"{prefix}{unknown[0]}: unknown {noun}",
             [FieldError(f"{prefix}{name}", f"unknown {noun}") for name in unknown],
         )
+
+
+INT_MAX = 2**63 - 1
+"""The largest integer a query parameter may carry (a signed 64-bit column)."""
+
+
+def integer_parameter(name: str, default: int, low: int, high: int) -> int:
+    """Query parameter `name` as an integer in [low, high] (`default` when absent), else 400
+    naming it: digits only, so no sign, exponent, NaN or 4,000-digit literal gets through."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not low <= int(raw) <= high:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"?{name}: an integer from {low} to {high}",
+            [FieldError(f"?{name}", f"must be an integer from {low} to {high}")],
+        )
+    return int(raw)

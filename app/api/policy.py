@@ -13,7 +13,7 @@ from app.api.access import principal, requires
 from app.api.body import json_body, json_object
 from app.api.context import audit, request_id, services
 from app.api.errors import ApiError
-from app.api.params import reject_unknown_fields
+from app.api.params import INT_MAX, integer_parameter, reject_unknown_fields
 from app.core.audit import state_hash
 from app.core.bundles import BundleRejected, read_uploaded_bundle
 from app.core.identity import Role
@@ -151,24 +151,9 @@ def put_policy() -> ResponseReturnValue:
 
 
 def _listing() -> list[dict[str, Any]]:
-    try:
-        limit = int(request.args.get("limit", "100"))
-        before = request.args.get("before")
-        before_n = int(before) if before else None
-    except ValueError as exc:
-        raise ApiError(
-            400,
-            "invalid_request",
-            "limit and before are integers",
-            [FieldError("?limit", "must be an integer")],
-        ) from exc
-    if not 1 <= limit <= MAX_LISTING:
-        raise ApiError(
-            400,
-            "invalid_request",
-            f"limit is 1..{MAX_LISTING}",
-            [FieldError("?limit", f"must be between 1 and {MAX_LISTING}")],
-        )
+    limit = integer_parameter("limit", 100, 1, MAX_LISTING)
+    before = integer_parameter("before", 0, 0, INT_MAX)
+    before_n = before or None
     return [r.summary() for r in services().policies.revisions(limit, before_n)]
 
 

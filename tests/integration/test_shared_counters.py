@@ -54,7 +54,7 @@ def test_two_proxies_admit_exactly_the_cap(tmp_path: Path, redis_server: Service
                 SYMPHONY_DATABASE_URL=f"sqlite:///{tmp_path / 'shared.db'}",
                 SYMPHONY_BACKGROUND_JOBS="false",
             )
-            proxies.append(start_proxy(logs, env, threads=32))
+            proxies.append(start_proxy(logs, env))
         # One sidecar for both: they share one store (a SQLite file on this host).
         opa = start_opa(logs, proxies[0].url, port=int(opa_url.rsplit(":", 1)[1]))
 

@@ -65,7 +65,6 @@ def running_fleet(work: Path, **env: str) -> Iterator[Fleet]:
         "FLEET_PG_PORT": str(pg_port),
         "FLEET_PG_DIR": str(pg_dir),
         "FLEET_DIR": str(work / "fleet"),
-        "SYMPHONY_THREADS": "8",
         **env,
     }
     # The fleet's keys are the tests' keys: fleet.sh keeps key files it finds.

@@ -204,18 +204,14 @@ def start_redis(log_dir: Path) -> Service:
     raise RuntimeError(f"redis did not start:\n{service.log()}")
 
 
-def start_proxy(
-    log_dir: Path, env: Mapping[str, str], threads: int = 8, port: int | None = None
-) -> Service:
-    """The proxy as production runs it: `symphony serve` (gunicorn, one worker, threads)."""
+def start_proxy(log_dir: Path, env: Mapping[str, str], port: int | None = None) -> Service:
+    """The proxy as production runs it: `symphony serve` (gunicorn, one gevent worker)."""
     port = port or free_port()
     service = spawn(
         "proxy",
         [
             str(VENV_BIN / "symphony"),
             "serve",
-            "--threads",
-            str(threads),
             "--bind",
             f"127.0.0.1:{port}",
             "--graceful-timeout",
@@ -234,14 +230,10 @@ def start_proxy(
     return service.ready("/metrics", timeout_s=30)
 
 
-def start_proxy_with_sidecar(
-    log_dir: Path, env: Mapping[str, str], threads: int = 8
-) -> tuple[Service, Service]:
+def start_proxy_with_sidecar(log_dir: Path, env: Mapping[str, str]) -> tuple[Service, Service]:
     """A proxy and its own OPA sidecar pulling the proxy's bundle: (proxy, opa)."""
     opa_port = free_port()
-    proxy = start_proxy(
-        log_dir, {**env, "SYMPHONY_OPA_URL": f"http://127.0.0.1:{opa_port}"}, threads=threads
-    )
+    proxy = start_proxy(log_dir, {**env, "SYMPHONY_OPA_URL": f"http://127.0.0.1:{opa_port}"})
     try:
         return proxy, start_opa(log_dir, proxy.url, port=opa_port)
     except BaseException:

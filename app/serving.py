@@ -1,0 +1,89 @@
+"""The proxy's server model: one gunicorn worker with gevent (`symphony serve`).
+
+Why gevent (measured; README "Performance"): with threads, every websocket, every connection
+still sending its headers and every call waiting on an upstream holds one of a fixed number of
+threads, so 32 dashboard tabs, 33 slow clients or 32 calls to a hung upstream stop the proxy —
+health and the kill switch included. Under gevent each of those is a greenlet parked on a
+socket (a few KB), and what bounds them is explicit:
+
+- `SYMPHONY_WORKER_CONNECTIONS` (8192): connections open at once (gunicorn stops accepting
+  beyond it).
+- `SYMPHONY_MAX_CONNECTIONS_PER_CLIENT` (2048): open connections per client address; the next
+  one is closed at once.
+- `SYMPHONY_HEADER_TIMEOUT_S` (5): a request's line and headers must arrive within it (also the
+  keep-alive idle time); a slow-loris connection is closed.
+- `SYMPHONY_CLIENT_TIMEOUT_S` (30): any single read of a body or write of a response that makes
+  no progress for that long ends the connection (websockets wait on their own pings instead).
+- Websockets (`SYMPHONY_MAX_WEBSOCKETS`, `..._PER_CLIENT`), upstream calls (per-model cap and
+  per-route timeouts) are bounded in app/events.py and the executor.
+
+One worker per proxy: a proxy's in-process counters, live telemetry and Prometheus series
+live in one process, so they stay exact without a multiprocess registry; the Python work of a
+request is CPU-bound under one interpreter lock either way, and OPA needs the other core. Scale
+out with more proxies sharing Redis and the store (scripts/fleet.sh).
+
+This module is imported by gunicorn's master before the worker patches the standard library,
+so it imports nothing but gunicorn and the settings module at the top.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from gunicorn.workers.base_async import AsyncWorker  # type: ignore[import-untyped]
+from gunicorn.workers.ggevent import GeventWorker  # type: ignore[import-untyped]
+
+from app.core.slots import ClientSlots
+from app.settings import Settings
+
+
+class Worker(GeventWorker):  # type: ignore[misc]
+    """gunicorn's gevent worker with a per-client connection cap and socket timeouts."""
+
+    def init_process(self) -> None:
+        """Read the limits (after the fork, before serving)."""
+        settings = Settings.from_env(os.environ)
+        self._slots = ClientSlots(settings.max_connections_per_client)
+        self._client_timeout_s = settings.client_timeout_s
+        super().init_process()
+
+    def handle(self, listener: Any, client: Any, addr: Any) -> None:
+        """Serve one connection, unless its client already holds its share."""
+        host = str(addr[0]) if isinstance(addr, tuple) and addr else "local"
+        if not self._slots.take(host):
+            client.close()
+            return
+        try:
+            # gunicorn's gevent worker makes the socket blocking with no timeout: a client that
+            # stops reading or sending would hold the connection forever.
+            client.settimeout(self._client_timeout_s)
+            AsyncWorker.handle(self, listener, client, addr)
+        finally:
+            self._slots.give_back(host)
+
+
+def serve_argv(settings: Settings, bind: str | None, graceful: float) -> list[str]:
+    """The gunicorn command line of the proxy (see the module docstring), JSON logs."""
+    return [
+        "-m",
+        "gunicorn",
+        "--workers",
+        "1",
+        "--worker-class",
+        "app.serving.Worker",
+        "--worker-connections",
+        str(settings.worker_connections),
+        "--keep-alive",
+        f"{settings.header_timeout_s:g}",
+        "--bind",
+        bind or settings.bind,
+        "--graceful-timeout",
+        f"{graceful:g}",
+        "--no-control-socket",
+        "--logger-class",
+        "app.logs.GunicornLogger",
+        "--access-logfile",
+        "-",
+        "app:create_app()",
+    ]
