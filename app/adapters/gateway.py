@@ -9,6 +9,7 @@ they drop fields they do not know and add nulls for the ones they do, so a tool 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Generator
 from typing import Any
@@ -85,6 +86,12 @@ class HttpGateway:
 
     def __init__(self, key: str | None, connect_timeout_s: float, read_timeout_s: float) -> None:
         self._session = requests.Session()
+        # The environment (proxies, CA bundle) is read once per upstream, not on every call.
+        self._session.trust_env = False
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            self._session.verify = bundle
+        self._proxies: dict[str, dict[str, str]] = {}
         adapter = HTTPAdapter(pool_connections=8, pool_maxsize=64, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
@@ -120,14 +127,24 @@ class HttpGateway:
             }
         return body
 
+    def _proxies_for(self, base_url: str) -> dict[str, str]:
+        proxies = self._proxies.get(base_url)
+        if proxies is None:
+            proxies = self._proxies[base_url] = requests.utils.get_environ_proxies(base_url)
+        return proxies
+
     def _post(self, call: ChatCall) -> tuple[requests.Response, float]:
         started = time.perf_counter()
+        timeout = self._timeout
+        if call.read_timeout_s is not None:
+            timeout = (self._timeout[0], call.read_timeout_s)
         try:
             response = self._session.post(
                 f"{call.base_url}/{call.endpoint}",
                 json=self.body(call),
                 headers=self._headers,
-                timeout=self._timeout,
+                timeout=timeout,
+                proxies=self._proxies_for(call.base_url),
                 stream=call.stream,
                 allow_redirects=False,
             )

@@ -45,6 +45,10 @@ def _close_all(connections: list[http.client.HTTPConnection]) -> None:
     connections.clear()
 
 
+MAX_IDLE = 64
+"""Idle keep-alive connections to the sidecar kept between bursts."""
+
+
 class OpaPolicyEngine:
     """Evaluates `data.symphony.router.decision` on a running OPA server."""
 
@@ -53,11 +57,13 @@ class OpaPolicyEngine:
         self._base = url.rstrip("/")
         self._timeout = timeout_s
         self._address = (parts.hostname or "127.0.0.1", parts.port or 8181, parts.scheme)
-        # One keep-alive connection per worker thread for decisions: the hot path. They are
-        # also listed so that dropping the engine closes them rather than leaking sockets.
-        self._local = threading.local()
-        self._opened: list[http.client.HTTPConnection] = []
-        weakref.finalize(self, _close_all, self._opened)
+        # Decisions (the hot path) go over keep-alive connections taken from a pool of idle
+        # ones and given back after each query: as many connections as queries in flight at
+        # once, at most MAX_IDLE kept between bursts (not one per thread or greenlet, which
+        # under gevent would be one per client connection). Dropping the engine closes them.
+        self._idle: list[http.client.HTTPConnection] = []
+        self._idle_lock = threading.Lock()
+        weakref.finalize(self, _close_all, self._idle)
         self._client = OpaClient(
             host=parts.hostname or "127.0.0.1",
             port=parts.port or (443 if parts.scheme == "https" else 8181),
@@ -70,12 +76,14 @@ class OpaPolicyEngine:
 
     def evaluate(self, opa_input: dict[str, Any], explain: str) -> Evaluation:
         """Query the decision; any transport or shape failure is PolicyEngineUnavailable."""
-        params: dict[str, str] = {"metrics": "true"}
+        params: dict[str, str] = {}
         if explain in ("notes", "full"):
             params["explain"] = explain
             params["pretty"] = "true"
         started = time.perf_counter()
-        path = f"/v1/data/{DECISION_PACKAGE.replace('.', '/')}/{DECISION_RULE}?{urlencode(params)}"
+        path = f"/v1/data/{DECISION_PACKAGE.replace('.', '/')}/{DECISION_RULE}"
+        if params:
+            path = f"{path}?{urlencode(params)}"
         body = self._post(path, json.dumps({"input": opa_input}).encode())
         elapsed = time.perf_counter() - started
         if not isinstance(body, dict) or "result" not in body:
@@ -89,34 +97,43 @@ class OpaPolicyEngine:
             metrics=metrics if isinstance(metrics, dict) else {},
         )
 
-    def _connection(self) -> http.client.HTTPConnection:
-        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            host, port, scheme = self._address
-            kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-            connection = kind(host, port, timeout=self._timeout)
-            self._local.connection = connection
-            self._opened.append(connection)
-        return connection
+    def _take(self, fresh: bool) -> http.client.HTTPConnection:
+        if not fresh:
+            with self._idle_lock:
+                if self._idle:
+                    return self._idle.pop()
+        host, port, scheme = self._address
+        kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+        return kind(host, port, timeout=self._timeout)
+
+    def _give_back(self, connection: http.client.HTTPConnection) -> None:
+        with self._idle_lock:
+            if len(self._idle) < MAX_IDLE:
+                self._idle.append(connection)
+                return
+        connection.close()
 
     def _post(self, path: str, payload: bytes) -> Any:
-        """POST a query on this thread's keep-alive connection; a connection the sidecar
-        closed in the meantime is reopened once (a query has no side effect)."""
+        """POST a query on an idle keep-alive connection; when the sidecar closed it in the
+        meantime, once more on a new one (a query has no side effect)."""
         for attempt in (1, 2):
-            connection = self._connection()
+            connection = self._take(fresh=attempt == 2)
             try:
                 connection.request("POST", path, payload, {"Content-Type": "application/json"})
                 response = connection.getresponse()
                 data = response.read()
-                break
             except (http.client.HTTPException, OSError) as exc:
                 connection.close()
-                self._opened.remove(connection)
-                self._local.connection = None
                 if attempt == 2 or isinstance(exc, TimeoutError):
                     raise PolicyEngineUnavailable(
                         f"OPA query failed: {type(exc).__name__}"
                     ) from exc
+                continue
+            if response.will_close:
+                connection.close()
+            else:
+                self._give_back(connection)
+            break
         if response.status != 200:
             raise PolicyEngineUnavailable(f"OPA answered HTTP {response.status}")
         try:

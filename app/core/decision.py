@@ -59,6 +59,8 @@ class Decision:
     reasons: tuple[Reason, ...]
     estimated_cost_usd: dict[str, float] = field(default_factory=dict)
     revision: str | None = None
+    timeout_s: float | None = None
+    """The matched rule's upstream read timeout (`route.timeout_s`), when it sets one."""
 
     @property
     def revision_number(self) -> int | None:
@@ -79,6 +81,7 @@ class Decision:
             "reasons": [r.as_dict() for r in self.reasons],
             "estimated_cost_usd": dict(self.estimated_cost_usd),
             "revision": self.revision,
+            **({"timeout_s": self.timeout_s} if self.timeout_s is not None else {}),
         }
 
     @property
@@ -93,6 +96,16 @@ def _expect(value: Any, kind: type | tuple[type, ...], name: str) -> Any:
     if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
         raise MalformedDecision(f"decision.{name} has the wrong type: {value!r}")
     return value
+
+
+def _optional_seconds(raw: dict[str, Any]) -> float | None:
+    value = raw.get("timeout_s")
+    if value is None:
+        return None
+    seconds = float(_expect(value, (int, float), "timeout_s"))
+    if not 0 < seconds <= 3600:
+        raise MalformedDecision(f"decision.timeout_s out of range: {seconds!r}")
+    return seconds
 
 
 def _optional_str(raw: dict[str, Any], name: str) -> str | None:
@@ -153,4 +166,5 @@ def parse_decision(raw: Any) -> Decision:
             for k, v in costs.items()
         },
         revision=_optional_str(raw, "revision"),
+        timeout_s=_optional_seconds(raw),
     )

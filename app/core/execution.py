@@ -390,6 +390,7 @@ class Executor:
             stream=stream,
             extra=request.passthrough,
             endpoint=request.endpoint,
+            read_timeout_s=run.plan.decision.timeout_s,
         )
 
     def _failed(self, run: Run, model: str, exc: GatewayFailure, started: float) -> None:

@@ -149,6 +149,9 @@ class ChatCall:
     stream: bool
     extra: Mapping[str, Any] = field(default_factory=dict)
     endpoint: str = "chat/completions"
+    read_timeout_s: float | None = None
+    """The route's upstream read timeout (the policy rule's `route.timeout_s`), else the
+    gateway's default."""
 
 
 class Gateway(Protocol):

@@ -139,3 +139,12 @@ shadow_results = sa.Table(
     sa.Column("rule", sa.String(128), nullable=True),
     sa.Column("result", sa.Text, nullable=False),
 )
+
+# APScheduler's database job store (app/jobs.py), created by migration 0006.
+scheduler_jobs = sa.Table(
+    "scheduler_jobs",
+    metadata,
+    sa.Column("id", sa.Unicode(191), primary_key=True),
+    sa.Column("next_run_time", sa.Float(25), index=True),
+    sa.Column("job_state", sa.LargeBinary, nullable=False),
+)

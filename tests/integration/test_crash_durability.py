@@ -1,0 +1,80 @@
+"""kill -9 under load: every run a client was answered 200 for has its run report in the
+store (reports are committed by group before the answer; the window is zero)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from tests.integration.conftest import traffic_policy
+from tests.support.keys import ADMIN_KEY, bearer
+from tests.support.processes import start_proxy_with_sidecar
+from tests.support.upstream import UpstreamServer
+
+pytestmark = pytest.mark.slow
+
+
+def test_no_answered_run_is_lost_when_the_proxy_is_killed(tmp_path: Path) -> None:
+    (tmp_path / "policy.json").write_text(json.dumps(traffic_policy()))
+    with UpstreamServer(models=("alpha", "beta", "gamma")) as upstream:
+        env = {
+            "SYMPHONY_POLICY_FILE": str(tmp_path / "policy.json"),
+            "SYMPHONY_DATA_DIR": str(tmp_path / "data"),
+            "SYMPHONY_GATEWAY_URL": upstream.url,
+            "SYMPHONY_GATEWAY_KEY": "sk-test-key-123456",
+            "SYMPHONY_LOCAL_MODEL_URL": "",
+        }
+        proxy, opa = start_proxy_with_sidecar(tmp_path / "logs", env)
+        answered: list[str] = []
+        stop = threading.Event()
+
+        def client() -> None:
+            session = requests.Session()
+            session.headers.update(bearer(ADMIN_KEY))
+            while not stop.is_set():
+                try:
+                    response = session.post(
+                        f"{proxy.url}/route/execute",
+                        json={"task": "nostream", "loa": 1, "input": "hi", "max_output_tokens": 8},
+                        timeout=10,
+                    )
+                except requests.RequestException:
+                    return
+                if response.status_code == 200:
+                    answered.append(response.json()["audit_id"])
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        try:
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + 60
+            while len(answered) < 200 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            workers = subprocess.run(
+                ["pgrep", "-P", str(proxy.proc.pid)], capture_output=True, text=True, check=True
+            ).stdout.split()
+            for pid in [*workers, str(proxy.proc.pid)]:
+                os.kill(int(pid), signal.SIGKILL)
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=15)
+        finally:
+            stop.set()
+            opa.stop()
+            proxy.stop()
+    assert len(answered) >= 200
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'data' / 'symphony.db'}")
+    with engine.connect() as conn:
+        stored = set(conn.execute(sa.text("SELECT audit_id FROM run_reports")).scalars())
+    engine.dispose()
+    lost = [audit_id for audit_id in answered if audit_id not in stored]
+    assert lost == [], f"{len(lost)} of {len(answered)} answered runs have no report"
