@@ -116,7 +116,10 @@ pytest *args:
     {{bin}}/pytest {{args}}
 
 # Benchmarks: /route/plan latency and throughput; gateway overhead; policy propagation in a fleet; simulation.
-bench:
+bench: (system-packages "test")
+    {{bin}}/python bench/hotpath.py
+    {{bin}}/python bench/memory.py
+    {{bin}}/python bench/siege.py
     {{bin}}/python bench/plan.py
     {{bin}}/python bench/overhead.py
     {{bin}}/python bench/propagation.py

@@ -3,8 +3,10 @@
 # none means all):
 #   run    build tools for llama.cpp (cmake, g++), curl and jq: what `run` needs
 #   fleet  Redis and PostgreSQL (shared counters and store of `fleet-up`)
-#   ops    Prometheus with promtool (`symphony-slos`, the alert-rule tests)
-#   test   everything above, plus Chromium and chromium-driver for the browser tests
+#   ops    Prometheus with promtool, Alertmanager with amtool (`symphony-slos`, the alert
+#          tests, the incident loop)
+#   test   everything above, plus Chromium and chromium-driver for the browser tests, and
+#          wrk for the benchmarks
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=lib/phase.sh
@@ -40,6 +42,8 @@ fi
 if [ -n "$want_browser" ]; then
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
+  # wrk: the load generator of the benchmarks (bench/hotpath.py, bench/memory.py).
+  command -v wrk >/dev/null 2>&1 || need+=(wrk)
 fi
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages present (${sets[*]})"
