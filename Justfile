@@ -92,7 +92,7 @@ test: setup-test lint opa-test web-test pytest
 screenshots: setup-test
     SYMPHONY_SCREENSHOTS=docs/screenshots {{bin}}/pytest -q -p no:cacheprovider tests/browser
 
-# Python and Rego hygiene: ruff, mypy --strict, opa fmt, opa check --strict, regal lint.
+# Python, Rego and Alertmanager hygiene: ruff, mypy --strict, opa fmt, opa check --strict, regal lint, amtool.
 lint:
     {{bin}}/ruff check .
     {{bin}}/ruff format --check .
@@ -100,6 +100,7 @@ lint:
     {{opa}} fmt --fail --list policy/ deploy/opa/authz/ deploy/opa/logmask/
     {{opa}} check --strict policy/rego policy/tests deploy/opa/authz deploy/opa/logmask
     {{regal}} lint policy/ deploy/opa/authz/ deploy/opa/logmask/
+    amtool check-config deploy/alertmanager/alertmanager.yml
 
 # Rego unit tests, 95% coverage required: the router, the OPA API lock-down, the decision-log mask.
 opa-test:
@@ -121,9 +122,11 @@ bench: (system-packages "test")
     {{bin}}/python bench/memory.py
     {{bin}}/python bench/siege.py
     {{bin}}/python bench/plan.py
+    {{bin}}/python bench/rego.py
     {{bin}}/python bench/overhead.py
     {{bin}}/python bench/propagation.py
     {{bin}}/python bench/simulate.py
+    {{bin}}/python bench/deferred.py
 
 # The first lines of the proxy's Prometheus exposition.
 symphony-metrics:
@@ -134,9 +137,11 @@ symphony-slos: (system-packages "ops")
     bash scripts/prometheus.sh start
     curl -fsS {{prom_base}}/api/v1/rules | jq '.data.groups[] | select(.name == "symphony-slo") | .rules[] | {alert: .name, state, health}'
 
-# Game day: provider 429s and a budget near exhaustion against a local test upstream; prints what the router did.
-symphony-drill:
+# Game day: provider 429s and a budget near exhaustion against a local test upstream; prints what the router did;
+# then the incident loop: alert -> Alertmanager -> tickets (GitHub/Jira stand-ins), comment, silence, resolve.
+symphony-drill: (system-packages "ops")
     {{bin}}/python scripts/drill.py
+    {{bin}}/python scripts/incident_drill.py
 
 # Start a local fleet: 3 proxies, 3 OPA sidecars pulling bundles, one Redis, one PostgreSQL.
 fleet-up: setup (system-packages "fleet")

@@ -14,12 +14,18 @@ from app.settings import Settings
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Application factory: settings from the environment unless a test passes its own."""
+    from app import (  # noqa: F401  (each registers its jobs)
+        deferred_schedule,
+        thresholds,
+    )
     from app.api import (
+        alerts,
         bundles,
         dashboard,
         decisions,
         execute,
         identity,
+        jobs,
         openai_compat,
         plan,
         policy,
@@ -39,11 +45,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     config = dict(test_config or {})
     settings = config.pop("SETTINGS", None) or Settings.from_env(os.environ)
+    # A test may fix the clock decisions and deferred jobs are planned with.
+    clock = config.pop("CLOCK", None)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.config.update(config)
     # One logging configuration: JSON lines, capped, redacted (before anything logs).
     configure_logging(line_max=env_line_max(os.environ), redact=redactor_for(settings).redact)
-    services = build_services(settings)
+    services = build_services(settings, clock) if clock else build_services(settings)
     app.extensions["symphony"] = services
     register_error_handlers(app)
     access = AccessControl(services.identities, settings, services.metrics)
@@ -61,6 +69,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         status,
         dashboard,
         identity,
+        jobs,
+        alerts,
     )
     for module in blueprints:
         app.register_blueprint(module.bp)
@@ -82,4 +92,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if settings.background_jobs:
         scheduler = start_jobs(services)
         atexit.register(scheduler.shutdown, wait=False)
+        if settings.incidents.worker:
+            services.incident_worker.start()
+            atexit.register(services.incident_worker.stop, 1.0)
     return app

@@ -7,6 +7,8 @@ import logging
 import os
 import secrets
 import shutil
+import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from app.adapters.opa_check import OpaCompiler, read_router_modules
 from app.adapters.sql.controls import SqlControls
 from app.adapters.sql.database import database_url, exclusive, migrate, open_engine
 from app.adapters.sql.identity import SqlAuditLog, SqlKeyStore
+from app.adapters.sql.jobs import SqlJobs
 from app.adapters.sql.records import SqlDecisionRecords
 from app.adapters.sql.revisions import SqlRevisionStore
 from app.adapters.sql.run_reports import SqlRunReports
@@ -41,7 +44,9 @@ from app.core.route_request import RouteRequestParser
 from app.core.router import ModelHealth, Router
 from app.core.shadow import ShadowRunner
 from app.core.validation import SchemaChecker
+from app.deferred_runner import DeferredRunner
 from app.events import EventBus
+from app.incident_worker import IncidentDesk, IncidentWorker, build_incidents
 from app.metrics import SymphonyMetrics
 from app.monitor import Monitor
 from app.settings import Settings
@@ -82,6 +87,9 @@ class Services:
     evaluator: RevisionEvaluator
     shadow: SqlShadow
     inflight: InFlight
+    incidents: IncidentDesk
+    incident_worker: IncidentWorker
+    deferred: DeferredRunner
 
 
 def _schema(folder: Path, name: str) -> dict[str, Any]:
@@ -138,12 +146,27 @@ def _ensure_key(identities: Identities, key: str, name: str, role: Role, file: P
             log.info("registered the %s key of %s", role, file)
 
 
+def _service_key(identities: Identities, configured: str | None, path: Path, role: Role) -> None:
+    """A key for a service that calls the proxy (Alertmanager): the configured one, else the
+    one in `path`, else a new one written there (0600)."""
+    if configured:
+        _ensure_key(identities, configured, str(role), role, None)
+    elif path.is_file():
+        _ensure_key(identities, path.read_text(encoding="utf-8").strip(), str(role), role, path)
+    else:
+        taken = {k.name for k in identities.all_keys() if k.revoked_at is None}
+        name = str(role) if str(role) not in taken else f"{role}-{secrets.token_hex(3)}"
+        _, key = identities.create(name, [str(role)], "bootstrap", None)
+        _write_secret(path, key)
+
+
 def bootstrap_keys(identities: Identities, settings: Settings, database: sa.Engine) -> None:
     """The first admin key and this proxy's sidecar key (one proxy at a time).
 
     With no key in the store, an admin key is created and written to <data>/admin.key (0600),
     unless SYMPHONY_ADMIN_KEY is set, which is then registered instead. The OPA sidecar pulls
-    bundles with SYMPHONY_SIDECAR_KEY, else with <data>/sidecar.key (created on first start).
+    bundles with SYMPHONY_SIDECAR_KEY, else with <data>/sidecar.key (created on first start);
+    Alertmanager posts alerts with SYMPHONY_ALERTMANAGER_KEY, else <data>/alertmanager.key.
     """
     with exclusive(database):
         if settings.admin_key:
@@ -153,6 +176,12 @@ def bootstrap_keys(identities: Identities, settings: Settings, database: sa.Engi
             _, key = identities.create("admin", [str(Role.ADMIN)], "bootstrap", None)
             _write_secret(path, key)
             log.info("created the first admin key in %s", path)
+        _service_key(
+            identities,
+            settings.incidents.alertmanager_key,
+            settings.data_dir / "alertmanager.key",
+            Role.ALERTMANAGER,
+        )
         if settings.sidecar_key:
             _ensure_key(identities, settings.sidecar_key, "sidecar", Role.SIDECAR, None)
             return
@@ -170,11 +199,22 @@ def bootstrap_keys(identities: Identities, settings: Settings, database: sa.Engi
 def redactor_for(settings: Settings) -> Redactor:
     """The redactor for everything that leaves the process: detectors plus this proxy's own
     secrets (the gateway, admin and sidecar keys), wherever they are echoed."""
-    return Redactor([settings.gateway_key, settings.admin_key, settings.sidecar_key])
+    return Redactor(
+        [
+            settings.gateway_key,
+            settings.admin_key,
+            settings.sidecar_key,
+            settings.incidents.alertmanager_key,
+            settings.github.token,
+            settings.jira.api_token,
+            settings.callback_secret,
+        ]
+    )
 
 
-def build_services(settings: Settings) -> Services:
-    """Wire adapters, migrate the store and make sure a policy revision is active."""
+def build_services(settings: Settings, clock: Callable[[], float] = time.time) -> Services:
+    """Wire adapters, migrate the store and make sure a policy revision is active; `clock`
+    is the time every decision and deferred job is planned with (a fixed one in tests)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = open_engine(database_url(settings.database_url, settings.data_dir))
     migrate(database)
@@ -224,6 +264,7 @@ def build_services(settings: Settings) -> Services:
         policies,
         controls,
         health,
+        clock=clock,
         grace_s=settings.revision_grace_s,
         on_refused=telemetry.refused,
         on_decided=records.add,
@@ -245,6 +286,19 @@ def build_services(settings: Settings) -> Services:
         inflight=inflight,
     )
     sidecars = SqlSidecarStatuses(database)
+    deferred = DeferredRunner(
+        SqlJobs(database),
+        executor,
+        counters,
+        metrics,
+        bus,
+        clock,
+        holder=f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}",
+        workers=settings.deferred_workers,
+        lease_s=settings.deferred_lease_s,
+        callback_secret=settings.callback_secret,
+    )
+    metrics.watch_jobs(deferred.counts)
     audit = SqlAuditLog(database)
     identities = Identities(SqlKeyStore(database), audit, session_ttl_s=settings.session_ttl_s)
     bootstrap_keys(identities, settings, database)
@@ -262,6 +316,7 @@ def build_services(settings: Settings) -> Services:
         sidecars,
         database,
     )
+    desk, worker = build_incidents(settings, database, bus, monitor, records, reports, redactor)
     return Services(
         settings=settings,
         engine=engine,
@@ -293,4 +348,7 @@ def build_services(settings: Settings) -> Services:
         evaluator=evaluator,
         shadow=shadow,
         inflight=inflight,
+        deferred=deferred,
+        incidents=desk,
+        incident_worker=worker,
     )

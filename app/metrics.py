@@ -19,6 +19,16 @@ from app.core.model_status import ModelStatus
 from app.core.revisions import revision_number
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# Why a deferred job expired: the last refusal's reason, or `deadline` when none was left.
+EXPIRY_REASONS = (
+    "window_closed",
+    "rpm_exhausted",
+    "tpm_exhausted",
+    "budget_exhausted",
+    "budget_reserved",
+    "cooling_down",
+    "deadline",
+)
 EVAL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 
 
@@ -105,6 +115,24 @@ class _PolicyCollector(Collector):
         yield errors
 
 
+class _JobsCollector(Collector):
+    """Deferred jobs by state, read from the store at scrape time."""
+
+    STATES = ("queued", "running", "done", "failed", "expired", "cancelled")
+
+    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily(
+            "symphony_jobs", "Deferred jobs by state (the whole store)", labels=["state"]
+        )
+        counts = self._counts()
+        for state in self.STATES:
+            gauge.add_metric([state], float(counts.get(state, 0)))
+        yield gauge
+
+
 def path(req: Request) -> str:
     """The route template of the current request (`/runs/<audit_id>`), never the raw path.
 
@@ -186,6 +214,21 @@ class SymphonyMetrics:
             "Live decisions not evaluated under the shadow revision (bounded work per batch)",
             registry=r,
         )
+        self.job_wait = Histogram(
+            "symphony_job_wait_seconds",
+            "Deferred jobs: wait until the job started, since it was created or planned",
+            ["since"],
+            buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400, 259200),
+            registry=r,
+        )
+        self.jobs_expired = Counter(
+            "symphony_jobs_expired_total",
+            "Deferred jobs that reached their deadline unserved, by the last refusal's reason",
+            ["reason"],
+            registry=r,
+        )
+        for reason in EXPIRY_REASONS:  # exported as 0 from the start, so alerts have data
+            self.jobs_expired.labels(reason)
         self._exporter: PrometheusMetrics | None = None
 
     def bind(
@@ -206,6 +249,19 @@ class SymphonyMetrics:
             # Bundle long polls are held for seconds by design: not request latency.
             excluded_paths=["^/metrics$", "^/assets/", "^/opa/"],
         )
+
+    def watch_jobs(self, counts: Callable[[], dict[str, int]]) -> None:
+        """Export `symphony_jobs{state}` from the store at scrape time (fleet-wide counts)."""
+        self.registry.register(_JobsCollector(counts))
+
+    def job_started(self, since_created_s: float, since_planned_s: float) -> None:
+        """Observe how long a deferred job waited before it started."""
+        self.job_wait.labels("created").observe(max(0.0, since_created_s))
+        self.job_wait.labels("planned").observe(max(0.0, since_planned_s))
+
+    def job_expired(self, reason: str) -> None:
+        """Count one deferred job that expired (an unknown reason counts as `deadline`)."""
+        self.jobs_expired.labels(reason if reason in EXPIRY_REASONS else "deadline").inc()
 
     def auth_failed(self, reason: str) -> None:
         """Count one request refused by access control."""

@@ -53,6 +53,102 @@ class JiraSettings:
         return bool(self.base_url and self.email and self.api_token and self.project)
 
 
+def duration_s(value: str | None, default: float) -> float:
+    """`90`, `90s`, `30m`, `4h` or `1d` in seconds (ValueError on anything else)."""
+    text = (value or "").strip().lower()
+    if not text:
+        return default
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+    if text[-1] in units:
+        return float(text[:-1]) * units[text[-1]]
+    return float(text)
+
+
+def _run_reports_mode(value: str | None) -> str:
+    """SYMPHONY_GITHUB_RUN_REPORTS: off (default), on (every 5 minutes) or nightly."""
+    text = (value or "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return "off"
+    if text in ("1", "true", "yes", "on"):
+        return "on"
+    if text == "nightly":
+        return "nightly"
+    raise ValueError("SYMPHONY_GITHUB_RUN_REPORTS must be off, on or nightly")
+
+
+@dataclass(frozen=True)
+class IncidentSettings:
+    """Alertmanager, the incident worker and the jobs beside it (docs/runbooks.md, Incidents)."""
+
+    alertmanager_url: str | None = None
+    alertmanager_key: str | None = field(default=None, repr=False)
+    silence_s: float = 4 * 3600.0
+    jira_issue_type: str = "Task"
+    jira_done_transition: str = "Done"
+    jira_priorities: tuple[tuple[str, str], ...] = (
+        ("critical", "Highest"),
+        ("warning", "High"),
+        ("info", "Low"),
+    )
+    worker: bool = True
+    poll_s: float = 1.0
+    batch: int = 10
+    max_attempts: int = 8
+    backoff_base_s: float = 2.0
+    backoff_cap_s: float = 600.0
+    lease_s: float = 120.0
+    reconcile_s: float = 30.0
+    call_timeout_s: float = 10.0
+    github_run_reports: str = "off"
+    report_batch: int = 200
+    record_retention_days: float = 90.0
+    runbook_base: str = "http://127.0.0.1:8787/docs"
+
+    def jira_priority(self, severity: str) -> str | None:
+        """The Jira priority name for an alert severity (None: leave Jira's default)."""
+        return dict(self.jira_priorities).get(severity)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> IncidentSettings:
+        """Read SYMPHONY_ALERTMANAGER_*, SYMPHONY_SILENCE_DURATION, SYMPHONY_JIRA_*, ..."""
+        base = cls()
+
+        def number(name: str, default: float) -> float:
+            raw = env.get(f"SYMPHONY_{name}", "").strip()
+            return float(raw) if raw else default
+
+        priorities = base.jira_priorities
+        raw = env.get("SYMPHONY_JIRA_PRIORITIES", "").strip()
+        if raw:
+            pairs = [item.split("=", 1) for item in raw.split(",") if item.strip()]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError("SYMPHONY_JIRA_PRIORITIES: severity=Priority,...")
+            priorities = tuple((k.strip(), v.strip()) for k, v in pairs)
+        return cls(
+            alertmanager_url=(_optional(env, "SYMPHONY_ALERTMANAGER_URL") or "").rstrip("/")
+            or None,
+            alertmanager_key=_optional(env, "SYMPHONY_ALERTMANAGER_KEY"),
+            silence_s=duration_s(env.get("SYMPHONY_SILENCE_DURATION"), base.silence_s),
+            jira_issue_type=_optional(env, "SYMPHONY_JIRA_ISSUE_TYPE") or base.jira_issue_type,
+            jira_done_transition=_optional(env, "SYMPHONY_JIRA_DONE_TRANSITION")
+            or base.jira_done_transition,
+            jira_priorities=priorities,
+            worker=_flag(env.get("SYMPHONY_INCIDENT_WORKER"), True),
+            poll_s=number("INCIDENT_POLL_S", base.poll_s),
+            batch=int(number("INCIDENT_BATCH", base.batch)),
+            max_attempts=int(number("INCIDENT_MAX_ATTEMPTS", base.max_attempts)),
+            backoff_base_s=number("INCIDENT_BACKOFF_S", base.backoff_base_s),
+            backoff_cap_s=number("INCIDENT_BACKOFF_CAP_S", base.backoff_cap_s),
+            lease_s=number("INCIDENT_LEASE_S", base.lease_s),
+            reconcile_s=number("INCIDENT_RECONCILE_S", base.reconcile_s),
+            call_timeout_s=number("INCIDENT_CALL_TIMEOUT_S", base.call_timeout_s),
+            github_run_reports=_run_reports_mode(env.get("SYMPHONY_GITHUB_RUN_REPORTS")),
+            report_batch=int(number("REPORT_BATCH", base.report_batch)),
+            record_retention_days=number("RECORD_RETENTION_DAYS", base.record_retention_days),
+            runbook_base=(_optional(env, "SYMPHONY_RUNBOOK_BASE") or base.runbook_base).rstrip("/"),
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything Symphony reads from `SYMPHONY_*` (and GH_*/JIRA_*) variables."""
@@ -97,8 +193,15 @@ class Settings:
     session_ttl_s: float = 8 * 3600.0
     auth_failure_limit: str = "20/minute"
     store_content: str = "none"
+    callback_secret: str | None = field(default=None, repr=False)
+    callback_hosts: tuple[str, ...] = ()
+    deferred_workers: int = 4
+    deferred_poll_s: float = 1.0
+    deferred_lease_s: float = 600.0
+    deferred_horizon_s: float = 30 * 86400.0
     github: GitHubSettings = GitHubSettings()
     jira: JiraSettings = JiraSettings()
+    incidents: IncidentSettings = IncidentSettings()
 
     def __post_init__(self) -> None:
         if self.store_content not in STORE_CONTENT_MODES:
@@ -166,6 +269,16 @@ class Settings:
             session_ttl_s=number("SESSION_TTL_S", base.session_ttl_s),
             auth_failure_limit=text("AUTH_FAILURE_LIMIT", base.auth_failure_limit),
             store_content=text("STORE_CONTENT", base.store_content).lower(),
+            callback_secret=_optional(env, "SYMPHONY_CALLBACK_SECRET"),
+            callback_hosts=tuple(
+                host.strip().lower()
+                for host in env.get("SYMPHONY_CALLBACK_HOSTS", "").split(",")
+                if host.strip()
+            ),
+            deferred_workers=int(number("DEFERRED_WORKERS", base.deferred_workers)),
+            deferred_poll_s=number("DEFERRED_POLL_S", base.deferred_poll_s),
+            deferred_lease_s=number("DEFERRED_LEASE_S", base.deferred_lease_s),
+            deferred_horizon_s=number("DEFERRED_HORIZON_S", base.deferred_horizon_s),
             github=GitHubSettings(
                 owner=_optional(env, "GH_OWNER"),
                 repo=_optional(env, "GH_REPO"),
@@ -178,4 +291,5 @@ class Settings:
                 api_token=_optional(env, "JIRA_API_TOKEN"),
                 project=_optional(env, "JIRA_PROJECT"),
             ),
+            incidents=IncidentSettings.from_env(env),
         )

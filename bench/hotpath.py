@@ -5,9 +5,10 @@ its own process, a real LiteLLM proxy in front of it, the real OPA sidecar and S
 run command starts it (`symphony serve`), plus the floor: a minimal Flask app under the same
 server model that makes one trivial OPA query per request. Each target is measured at
 concurrency 1 (p50 latency) and 8 (requests per second) by wrk (keep-alive connections; a
-C client, so the load generator takes little of the two cores), and the table is printed with the ratios the targets are stated in:
-Symphony's added latency at concurrency 1 against LiteLLM's (both over the direct upstream),
-and its throughput at concurrency 8 against LiteLLM's.
+C client, so the load generator takes little of the two cores), and the table is printed with
+the ratios the targets are stated in: Symphony's added latency at concurrency 1 against
+LiteLLM's (both over the direct upstream), and its throughput at concurrency 8 against
+LiteLLM's.
 
 Run: `python bench/hotpath.py [--requests N] [--no-litellm]`.
 """

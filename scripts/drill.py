@@ -22,6 +22,7 @@ import simple_websocket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.support.keys import bearer
 from tests.support.processes import start_proxy_with_sidecar
 from tests.support.stack import proxy_env
 from tests.support.upstream import UpstreamServer
@@ -78,7 +79,7 @@ POLICY: dict[str, Any] = {
 
 def listen(url: str, alerts: list[dict[str, Any]], stop: threading.Event) -> None:
     """Collect `alert` messages from the websocket until `stop` is set."""
-    ws = simple_websocket.Client.connect(url)
+    ws = simple_websocket.Client.connect(url, headers=bearer())
     try:
         while not stop.is_set():
             raw = ws.receive(timeout=0.2)
@@ -95,6 +96,7 @@ def execute(base: str, task: str) -> tuple[int, dict[str, Any]]:
     response = requests.post(
         f"{base}/route/execute",
         json={"task": task, "loa": 1, "input": "drill " * 40, "max_output_tokens": 64},
+        headers=bearer(),
         timeout=30,
     )
     body: dict[str, Any] = response.json()
@@ -126,7 +128,9 @@ def main() -> None:
                 tried[f"{attempt['model']} {attempt['outcome']}"] += 1
         print("  answers:  ", dict(served))
         print("  attempts: ", dict(tried))
-        plan = requests.post(f"{proxy.url}/route/plan", json={"task": "qa", "loa": 1}, timeout=10)
+        plan = requests.post(
+            f"{proxy.url}/route/plan", json={"task": "qa", "loa": 1}, headers=bearer(), timeout=10
+        )
         reasons = [f"{r['model']}: {r['reason']}" for r in plan.json()["decision"]["reasons"]]
         print("  next decision:", "; ".join(reasons))
         upstream.restore("primary")
@@ -138,7 +142,9 @@ def main() -> None:
             status, body = execute(proxy.url, "premium")
             statuses[f"{status} {body.get('error') or body.get('model')}"] += 1
         print("  answers:  ", dict(statuses))
-        burn = requests.get(f"{proxy.url}/status/burndown.json", timeout=10).json()
+        burn = requests.get(
+            f"{proxy.url}/status/burndown.json", headers=bearer(), timeout=10
+        ).json()
         for row in burn["models"]:
             print(
                 f"  {row['model']:<18} spent ${row['usd_today']:.4f} of "

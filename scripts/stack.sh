@@ -13,6 +13,12 @@ source "$root/scripts/lib/service.sh"
 bind="${SYMPHONY_BIND:-127.0.0.1:8787}"
 export SYMPHONY_OPA_URL="${SYMPHONY_OPA_URL:-http://${SYMPHONY_OPA_ADDR:-127.0.0.1:8181}}"
 export SYMPHONY_LOCAL_MODEL_URL="${SYMPHONY_LOCAL_MODEL_URL:-http://127.0.0.1:${SYMPHONY_LOCAL_MODEL_PORT:-11434}/v1}"
+# Operations (SYMPHONY_OPS=on): Prometheus and Alertmanager beside the proxy, which then files
+# incidents from alerts and mutes warnings while their ticket is open (docs/runbooks.md).
+ops="${SYMPHONY_OPS:-off}"
+if [ "$ops" = on ]; then
+  export SYMPHONY_ALERTMANAGER_URL="${SYMPHONY_ALERTMANAGER_URL:-http://${ALERTMANAGER_ADDR:-127.0.0.1:9093}}"
+fi
 
 # Any HTTP answer will do (health is 503 until OPA has the bundle, and OPA starts after).
 proxy_answers() { curl -sS --max-time 5 -o /dev/null "http://$bind/status/health.json" 2>/dev/null; }
@@ -41,6 +47,10 @@ up() {
   service_start proxy proxy_answers 30 -- .venv/bin/symphony serve --bind "$bind"
   SYMPHONY_BIND="$bind" bash deploy/opa/start.sh start
   SYMPHONY_BIND="$bind" bash deploy/opa/start.sh ready
+  if [ "$ops" = on ]; then
+    SYMPHONY_BIND="$bind" bash scripts/alertmanager.sh start
+    bash scripts/prometheus.sh start
+  fi
   cat <<MSG
 
 Symphony is up:
@@ -55,6 +65,8 @@ MSG
 }
 
 down() {
+  bash scripts/prometheus.sh stop
+  bash scripts/alertmanager.sh stop
   bash deploy/opa/start.sh stop
   service_stop proxy
   bash scripts/local-model.sh stop

@@ -38,12 +38,14 @@ if [ -n "$want_fleet" ]; then
 fi
 if [ -n "$want_ops" ]; then
   { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need+=(prometheus)
+  { command -v prometheus-alertmanager && command -v amtool; } >/dev/null 2>&1 \
+    || need+=(prometheus-alertmanager)
 fi
 if [ -n "$want_browser" ]; then
-  [ -x /usr/bin/chromium ] || need+=(chromium)
-  command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
   # wrk: the load generator of the benchmarks (bench/hotpath.py, bench/memory.py).
   command -v wrk >/dev/null 2>&1 || need+=(wrk)
+  [ -x /usr/bin/chromium ] || need+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 fi
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages present (${sets[*]})"

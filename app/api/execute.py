@@ -13,6 +13,7 @@ from app.api.access import requires
 from app.api.body import json_object
 from app.api.context import services
 from app.api.errors import engine_unavailable, json_error
+from app.api.jobs import defer_or_none, deferral_of
 from app.api.plan import explain_mode, parse_route_request
 from app.core.execution import ExecutionResult, Executor, Run
 from app.core.identity import Role
@@ -121,16 +122,22 @@ def _event_stream(first: str, stream: Generator[str, None, ExecutionResult]) -> 
 @bp.post("/route/execute")
 @requires(Role.CLIENT)
 def route_execute() -> ResponseReturnValue:
-    """Execute a routed call; SSE when `stream` is true.
+    """Execute a routed call; SSE when `stream` is true. With `defer: {until}`, a request
+    refused for capacity alone is queued as a job instead (202, see app/api/jobs.py).
 
     The decision's reasons always come back; OPA's trace only on `?explain=notes|full`,
     because tracing costs far more than the evaluation itself on the hot path.
     """
     mode = explain_mode("off")
-    route_request = parse_route_request(json_object())
+    payload = json_object()
+    route_request = parse_route_request(payload)
+    deferral = deferral_of(payload.get("defer"), "$.defer")
     executor: Executor = services().executor
     run = begin_run(route_request, mode, "execute")
     if not run.plan.decision.allow:
+        deferred = defer_or_none(run.plan, deferral)
+        if deferred is not None:
+            return deferred
         return denial_response(executor.deny(run))
     headers = {"X-Symphony-Audit-Id": run.audit_id}
     if not wants_stream(route_request, run):

@@ -19,6 +19,7 @@ from app.api.body import json_body
 from app.api.context import services
 from app.api.errors import ApiError, invalid_body
 from app.api.execute import SSE_HEADERS, begin_run, first_chunk
+from app.api.jobs import defer_or_none, deferral_of
 from app.api.openai_wire import (
     CHAT,
     COMPLETIONS,
@@ -53,10 +54,15 @@ def _route(endpoint: str) -> ResponseReturnValue:
         route_request = to_route_request(body, endpoint)
     except InvalidRequest as exc:
         raise invalid_body(exc.errors) from exc
+    meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+    deferral = deferral_of(meta.get("symphony_defer"), "$.metadata.symphony_defer")
     run = begin_run(route_request, "off", "openai")
     executor = services().executor
     decision = run.plan.decision
     if not decision.allow:
+        deferred = defer_or_none(run.plan, deferral)
+        if deferred is not None:
+            return deferred
         result = executor.deny(run)
         raise ApiError(
             decision.http_status,

@@ -40,6 +40,7 @@ class Role(StrEnum):
     GOVERNOR = "governor"
     ADMIN = "admin"
     SIDECAR = "sidecar"
+    ALERTMANAGER = "alertmanager"
 
 
 GRANTABLE: tuple[Role, ...] = (
@@ -48,6 +49,7 @@ GRANTABLE: tuple[Role, ...] = (
     Role.GOVERNOR,
     Role.ADMIN,
     Role.SIDECAR,
+    Role.ALERTMANAGER,
 )
 INCLUDES: Mapping[Role, frozenset[Role]] = {
     Role.ADMIN: frozenset({Role.GOVERNOR, Role.OPERATOR, Role.CLIENT}),

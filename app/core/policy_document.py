@@ -21,6 +21,12 @@ from app.core.validation import (
 # The schema's maxLength for `timezone`; longer names are not looked up at all.
 MAX_ZONE_LENGTH = 64
 
+# A model's budget_alerts defaults: the fractions of daily_usd_cap spent that warn, then page.
+DEFAULT_WARN_AT = 0.8
+DEFAULT_CRITICAL_AT = 0.95
+# The deferred.release_share default: the share of rpm_cap released when a window opens.
+DEFAULT_RELEASE_SHARE = 0.5
+
 
 @cache
 def _known_zones() -> frozenset[str]:
@@ -69,6 +75,14 @@ def _model_errors(i: int, model: dict[str, Any]) -> Iterator[FieldError]:
     low, high = bounds.get("min"), bounds.get("max")
     if is_finite_number(low) and is_finite_number(high) and low > high:
         yield FieldError(f"$.models[{i}].temperature_bounds", "min is greater than max")
+    alerts = _object(model.get("budget_alerts"))
+    warn = alerts.get("warn_at", DEFAULT_WARN_AT)
+    critical = alerts.get("critical_at", DEFAULT_CRITICAL_AT)
+    if alerts and is_finite_number(warn) and is_finite_number(critical) and warn >= critical:
+        yield FieldError(
+            f"$.models[{i}].budget_alerts",
+            f"warn_at ({warn}) must be below critical_at ({critical})",
+        )
 
 
 def semantic_errors(doc: Any) -> list[FieldError]:

@@ -3,8 +3,10 @@
 # description: >-
 #   The structural checks the router needs before it can trust the policy
 #   document at data.symphony.policy. The proxy validates the full JSON schema
-#   on every PUT; this is the last line of defence, so that a malformed
-#   document denies with policy_invalid instead of routing by accident.
+#   on every write, and the router trusts a document that arrived in the
+#   Symphony bundle; for a document from anywhere else this is the last line
+#   of defence, so that it denies with policy_invalid instead of routing by
+#   accident.
 # related_resources:
 #   - ref: https://json-schema.org/draft/2020-12/schema
 #     description: the dialect of schemas/policy.schema.json, which the proxy enforces in full
@@ -24,7 +26,7 @@ problem(policy) := "the policy document is not an object" if {
 } else := "timezone is not a string" if {
 	not is_string(object.get(policy, "timezone", null))
 } else := sprintf("models[%d] lacks a string name or numeric context_tokens, rpm_cap, tpm_cap", [i]) if {
-	# Counted inline first: this runs on every decision, the index only on failure.
+	# Counted inline first: the index is only needed on failure.
 	count(_usable_models(policy.models)) != count(policy.models)
 	i := min({i | some i, model in policy.models; not model in _usable_models(policy.models)})
 } else := "model names are not unique" if {

@@ -31,6 +31,7 @@ codes := {
 	"rpm_exhausted": {"kind": "capacity", "template": "%v of %v requests in the last 60 s"},
 	"tpm_exhausted": {"kind": "capacity", "template": "%v used + %v estimated exceeds %v tokens in the last 60 s"},
 	"budget_exhausted": {"kind": "capacity", "template": "spent %s of %s today%s"},
+	"budget_reserved": {"kind": "capacity", "template": "reserved for essential rules: %s of %s left today (below %s)"},
 	"cooling_down": {"kind": "capacity", "template": "cooling down after repeated upstream failures"},
 	"unhealthy": {"kind": "capacity", "template": "marked unhealthy by the proxy's probes"},
 	# per-model gates: governance

@@ -27,7 +27,8 @@ _kill_switch_defaults := {"loa_at_or_above": 2, "risks": ["high"]}
 # title: Routing decision
 # description: >-
 #   {allow, model, rule, denial, denial_kind, route, candidates, eligible,
-#   reasons, estimated_cost_usd, revision}. Denials take precedence in this order:
+#   reasons, estimated_cost_usd, revision}, plus timeout_s when the matched
+#   rule's route sets it. Denials take precedence in this order:
 #   policy_invalid, kill_switch, a guard's request-level denial,
 #   no_matching_rule, no_model_available.
 # entrypoint: true
@@ -57,12 +58,25 @@ decision := _refusal("policy_invalid", [_policy_problem]) if {
 } else := _routed
 
 # A denial decided before any model is considered: one reason, model null.
-_refusal(code, args) := object.union(_no_route, {
+# Written out rather than merged into _no_route: this is the whole cost of a
+# denial, and the detail is rendered once for both the reason and the trace.
+_refusal(code, args) := {
+	"allow": false,
+	"model": null,
+	"rule": null,
 	"denial": code,
-	"denial_kind": reasons.kind(code),
-	"reasons": [reasons.entry(null, code, args)],
-}) if {
-	trace(sprintf("denied %s: %s", [code, sprintf(reasons.codes[code].template, args)]))
+	"denial_kind": definition.kind,
+	"route": null,
+	"candidates": [],
+	"eligible": [],
+	"reasons": [{"model": null, "reason": code, "detail": detail}],
+	"estimated_cost_usd": {},
+	"revision": _bundle_revision,
+} if {
+	# reasons.entry, inlined: the code's definition is needed for its kind too.
+	definition := reasons.codes[code]
+	detail := sprintf(definition.template, args)
+	trace(sprintf("denied %s: %s", [code, detail]))
 }
 
 _no_route := {
@@ -90,11 +104,22 @@ _bundle_revision := data.system.bundles.symphony.manifest.revision
 # Read once: every other rule goes through _policy.
 _policy := data.symphony.policy
 
-_policy_problem := "no policy document at data.symphony.policy" if {
+_policy_problem := _document_problem if not is_string(_bundle_revision)
+
+# A document that arrived in the Symphony bundle (the only bundle with a
+# manifest revision the router reads) passed the proxy's full schema and
+# semantic checks, a superset of these, before its revision could be
+# activated, so it is not checked again on every query. A document from
+# anywhere else (opa test, opa eval, a hand-loaded data file) is.
+_document_problem := "no policy document at data.symphony.policy" if {
 	not _policy
 } else := document.problem(_policy)
 
-_models[model.name] := model if some model in _policy.models
+# Complete rules rather than partial objects, here and for _costs and
+# _failures: every lookup of a partial object with a computed key scans its
+# whole body again, and traced queries (explain=notes) pay for every step.
+# regal ignore:prefer-set-or-object-rule
+_models := {model.name: model | some model in _policy.models}
 
 # ---- kill switch ---------------------------------------------------------
 
@@ -186,6 +211,7 @@ _gate_local_time := _local_time if {
 _context := {
 	"request": input.request,
 	"route": _route,
+	"essential": object.get(_rule, "essential", false) == true,
 	"local_time": _gate_local_time,
 	"timezone": _policy.timezone,
 	"now_ns": _now_ns,
@@ -197,19 +223,20 @@ default _now_ns := null
 _now_ns := input.now_ns
 
 # Estimated cost of every known candidate, computed once and reused by the gates.
-_costs[name] := gates.estimated_cost(_models[name], input.request) if some name in _candidates
-
-_failures[name] := _unknown_model(name) if {
+# regal ignore:prefer-set-or-object-rule
+_costs := {name: gates.estimated_cost(model, input.request) |
 	some name in _candidates
-	not _models[name]
+	model := _models[name]
 }
 
-_failures[name] := array.concat(gates.failures(model, usage, _costs[name], _context), guards) if {
-	some name in _candidates
+# regal ignore:prefer-set-or-object-rule
+_failures := {name: _candidate_failures(name) | some name in _candidates}
+
+_candidate_failures(name) := array.concat(gates.failures(model, usage, _costs[name], _context), guards) if {
 	model := _models[name]
 	usage := gates.usage(object.get(input, "models", {}), name)
 	guards := _guard_failures(_guard_denials, name)
-}
+} else := _unknown_model(name)
 
 _unknown_model(name) := [reasons.entry(name, "unknown_model", [name])]
 
@@ -260,7 +287,7 @@ _routed := object.union(_routing, {"allow": true, "model": _eligible[0], "denial
 	]))
 }
 
-_routing := {
+_routing := object.union(_rule_timeout, {
 	"rule": _rule.id,
 	"route": _route,
 	"candidates": _candidates,
@@ -268,7 +295,13 @@ _routing := {
 	"reasons": array.concat(_not_in_route, _candidate_reasons),
 	"estimated_cost_usd": _costs,
 	"revision": _bundle_revision,
-}
+})
+
+# The upstream read timeout the matched rule sets, as a top-level timeout_s;
+# absent from the decision when the rule sets none.
+default _rule_timeout := {}
+
+_rule_timeout := {"timeout_s": _rule.route.timeout_s} if is_number(_rule.route.timeout_s)
 
 _candidate_reasons := [entry |
 	some name in _candidates

@@ -23,6 +23,7 @@ policy := {
 		"failures": 3,
 		"seconds": 60,
 	},
+	"deferred": {"release_share": 0.5},
 	"models": [
 		{
 			"name": "hosted/gemini-1.5-pro",
@@ -33,6 +34,7 @@ policy := {
 			"rpm_cap": 30,
 			"tpm_cap": 300000,
 			"daily_usd_cap": 5.0,
+			"budget_alerts": {"warn_at": 0.8, "critical_at": 0.95},
 			"price": {
 				"input_per_1k": 0.00125,
 				"output_per_1k": 0.005,
@@ -193,6 +195,7 @@ policy := {
 		},
 		{
 			"id": "high-risk-review",
+			"essential": true,
 			"match": {
 				"risk": "high",
 			},

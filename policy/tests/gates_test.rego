@@ -27,6 +27,7 @@ idle := gates.usage({}, "hosted/test")
 context := {
 	"request": fixtures.request,
 	"route": {"stream": true, "max_cost_usd": null, "context_budget_tokens": null},
+	"essential": false,
 	"local_time": {"minute": 600, "day": 5},
 	"timezone": "Europe/Berlin",
 	"now_ns": fixtures.friday_morning,
@@ -185,6 +186,49 @@ test_budget_exhausted_when_the_estimate_would_pass_the_cap if {
 		"spent $0.99 of $1.00 today; this request would add an estimated $0.0171",
 	)
 	failing({}, {"usd_today": 0.98}, context) == []
+}
+
+reserving := {"reserve_fraction": 0.05}
+
+test_budget_reserved_below_the_reserve_fraction if {
+	failing(reserving, {"usd_today": 0.96}, context) == failure(
+		"budget_reserved",
+		"reserved for essential rules: $0.04 of $1.00 left today (below 5%)",
+	)
+}
+
+test_budget_reserved_is_open_to_essential_rules if {
+	failing(reserving, {"usd_today": 0.96}, object.union(context, {"essential": true})) == []
+}
+
+test_budget_reserved_not_at_or_above_the_reserve_fraction if {
+	failing(reserving, {"usd_today": 0.95}, context) == []
+	failing(reserving, {"usd_today": 0.5}, context) == []
+}
+
+test_budget_reserved_names_fractional_percentages if {
+	failing({"reserve_fraction": 0.125, "daily_usd_cap": 4}, {"usd_today": 3.6}, context) == failure(
+		"budget_reserved",
+		"reserved for essential rules: $0.40 of $4.00 left today (below 12.5%)",
+	)
+}
+
+test_exhausted_budget_is_exhausted_not_reserved if {
+	failing(reserving, {"usd_today": 1}, context) == failure("budget_exhausted", "spent $1.00 of $1.00 today")
+	essential := object.union(context, {"essential": true})
+	failing(reserving, {"usd_today": 1}, essential) == failure("budget_exhausted", "spent $1.00 of $1.00 today")
+}
+
+test_reserve_fraction_without_dollar_cap_reserves_nothing if {
+	free := object.union(object.remove(model, ["daily_usd_cap"]), reserving)
+	gates.failures(free, object.union(idle, {"usd_today": 1000000}), 0.01712, context) == []
+}
+
+test_zero_dollar_cap_with_a_reserve_is_exhausted if {
+	failing({"reserve_fraction": 0.5, "daily_usd_cap": 0}, {}, context) == failure(
+		"budget_exhausted",
+		"spent $0.00 of $0.00 today",
+	)
 }
 
 test_model_without_dollar_cap_is_never_blocked_by_money if {

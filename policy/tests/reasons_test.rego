@@ -19,7 +19,7 @@ test_every_code_has_a_kind_and_a_template if {
 test_capacity_codes_are_the_ones_that_free_up_with_time if {
 	{code | some code, definition in reasons.codes; definition.kind == "capacity"} == {
 		"window_closed", "rpm_exhausted", "tpm_exhausted",
-		"budget_exhausted", "cooling_down", "unhealthy",
+		"budget_exhausted", "budget_reserved", "cooling_down", "unhealthy",
 	}
 }
 
@@ -27,7 +27,7 @@ test_every_documented_code_is_defined if {
 	documented := {
 		"policy_invalid", "kill_switch", "no_matching_rule", "no_model_available",
 		"window_closed", "rpm_exhausted", "tpm_exhausted", "budget_exhausted",
-		"cooling_down", "unhealthy", "unknown_model", "not_in_route", "task_denied",
+		"budget_reserved", "cooling_down", "unhealthy", "unknown_model", "not_in_route", "task_denied",
 		"task_not_allowed", "loa_exceeds_model", "context_too_small",
 		"temperature_out_of_bounds", "cost_over_route_max", "tool_unsupported",
 		"chosen", "eligible",

@@ -31,6 +31,21 @@ test_malformed_policy_document_is_policy_invalid if {
 	decision == fixtures.refused("policy_invalid", "policy document unusable: rules is not an array")
 }
 
+test_a_bundle_document_is_trusted_as_checked_at_write_and_still_fails_closed if {
+	bundles := {"symphony": {"manifest": {"revision": "r7-0123456789abcdef"}}}
+
+	# The proxy validated it before activating the revision: no per-query check.
+	broken := fixtures.policy_with({"rules": {}})
+	decision := router.decision with input as fixtures.input_for({})
+		with data.symphony.policy as broken
+		with data.system.bundles as bundles
+	[decision.allow, decision.denial, decision.revision] == [false, "no_matching_rule", "r7-0123456789abcdef"]
+
+	# Without a bundle the same document is refused as policy_invalid.
+	unchecked := router.decision with input as fixtures.input_for({}) with data.symphony.policy as broken
+	unchecked.denial == "policy_invalid"
+}
+
 test_kill_switch_blocks_loa_at_or_above_the_threshold if {
 	on := object.union(fixtures.input_for({"loa": 2}), {"kill_switch": true})
 	decision := router.decision with input as on with data.symphony.policy as fixtures.policy

@@ -91,6 +91,60 @@ test_local_model_without_dollar_cap_serves_when_every_hosted_budget_is_spent if 
 	}
 }
 
+# Gemini keeps the last 10% of its $5.00 for essential rules; $0.40 is left.
+reserved_policy := fixtures.policy_with({"models": array.concat(
+	[object.union(fixtures.policy.models[0], {"reserve_fraction": 0.1})],
+	array.slice(fixtures.policy.models, 1, 3),
+)})
+
+reserved_input := object.union(fixtures.input_for({}), {"models": {gemini: {"usd_today": 4.6}}})
+
+test_reserved_budget_passes_a_non_essential_rule_to_its_fallback if {
+	decision := router.decision with input as reserved_input with data.symphony.policy as reserved_policy
+	decision.model == smollm2
+	decision.reasons == [
+		{
+			"model": gemini,
+			"reason": "budget_reserved",
+			"detail": "reserved for essential rules: $0.40 of $5.00 left today (below 10%)",
+		},
+		fixtures.chosen(smollm2, "qa-default"),
+	]
+}
+
+test_reserved_budget_serves_an_essential_rule if {
+	rules := [object.union(rule, {"essential": rule.id == "qa-default"}) | some rule in reserved_policy.rules]
+	essential := object.union(reserved_policy, {"rules": rules})
+	decision := router.decision with input as reserved_input with data.symphony.policy as essential
+	decision.model == gemini
+	decision.eligible == [gemini, smollm2]
+}
+
+test_reserved_budget_alone_is_a_capacity_shortage if {
+	only_gemini := object.union(fixtures.input_for({"task": "summarize"}), {"models": {
+		gemini: {"usd_today": 4.6},
+		smollm2: {"healthy": false},
+	}})
+	decision := router.decision with input as only_gemini with data.symphony.policy as reserved_policy
+	[decision.denial, decision.denial_kind] == ["no_model_available", "capacity"]
+	[r.reason | some r in decision.reasons] == ["unhealthy", "budget_reserved"]
+}
+
+test_rule_timeout_is_a_top_level_field_only_when_set if {
+	rules := [object.union(rule, {"route": object.union(rule.route, {"timeout_s": 12.5})}) |
+		some rule in fixtures.policy.rules
+		rule.id == "qa-default"
+	]
+	timed := fixtures.policy_with({"rules": rules})
+	router.decision.timeout_s == 12.5 with input as fixtures.input_for({}) with data.symphony.policy as timed
+	denied := router.decision with input as fixtures.input_for({"model": grok}) with data.symphony.policy as timed
+	[denied.denial, denied.timeout_s] == ["no_model_available", 12.5]
+	untimed := router.decision with input as fixtures.input_for({}) with data.symphony.policy as fixtures.policy
+	not "timeout_s" in object.keys(untimed)
+	refused := router.decision with input as fixtures.input_for({"loa": 3}) with data.symphony.policy as timed
+	not "timeout_s" in object.keys(refused)
+}
+
 test_closed_window_passes_over_the_model if {
 	saturday := object.union(fixtures.input_for({"task": "code"}), {"now_ns": fixtures.saturday_morning})
 	decision := router.decision with input as saturday with data.symphony.policy as fixtures.policy

@@ -34,6 +34,7 @@ SAMPLE_VALUES = {
     "partition": "symphony",
     "path:rest": "unknown",
     "decision_id": "00000000-0000-0000-0000-000000000000",
+    "job_id": "job_20260101T000000Z_0123456789ab",
 }
 # A key holding only this role must be refused where that role is not enough.
 WRONG_ROLE = {
@@ -42,6 +43,7 @@ WRONG_ROLE = {
     Role.GOVERNOR: Role.OPERATOR,
     Role.ADMIN: Role.GOVERNOR,
     Role.SIDECAR: Role.ADMIN,
+    Role.ALERTMANAGER: Role.ADMIN,
 }
 AUTH_ERRORS = {"unauthenticated", "forbidden", "csrf_failed", "origin_not_allowed"}
 
@@ -60,7 +62,14 @@ def concrete(rule: str) -> str:
 def role_keys(client: FlaskClient) -> dict[Role, str]:
     """One key per grantable role, each holding that role alone."""
     keys = {}
-    for role in (Role.CLIENT, Role.OPERATOR, Role.GOVERNOR, Role.ADMIN, Role.SIDECAR):
+    for role in (
+        Role.CLIENT,
+        Role.OPERATOR,
+        Role.GOVERNOR,
+        Role.ADMIN,
+        Role.SIDECAR,
+        Role.ALERTMANAGER,
+    ):
         created = client.post("/keys", json={"name": f"only-{role}", "roles": [str(role)]})
         assert created.status_code == 201, created.get_json()
         keys[role] = created.get_json()["key"]
@@ -170,7 +179,8 @@ def test_the_first_start_writes_an_admin_key_readable_by_its_owner_only(tmp_path
     app = create_app({"TESTING": True, "SETTINGS": settings})
     admin_file = tmp_path / "data" / "admin.key"
     sidecar_file = tmp_path / "data" / "sidecar.key"
-    for path in (admin_file, sidecar_file):
+    alertmanager_file = tmp_path / "data" / "alertmanager.key"
+    for path in (admin_file, sidecar_file, alertmanager_file):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     key = admin_file.read_text().strip()
     assert call(app, "GET", "/keys", key)[0] == 200
@@ -179,7 +189,7 @@ def test_the_first_start_writes_an_admin_key_readable_by_its_owner_only(tmp_path
     # A second start creates no second admin key and keeps the sidecar's.
     again = create_app({"TESTING": True, "SETTINGS": settings})
     names = sorted(k["name"] for k in signed_in_with(again, key).get("/keys").get_json()["keys"])
-    assert names == ["admin", "sidecar"]
+    assert names == ["admin", "alertmanager", "sidecar"]
     assert admin_file.read_text().strip() == key
 
 

@@ -118,7 +118,7 @@ def test_slow_headers_are_cut_and_excess_connections_refused(
         held = [socket.create_connection((host, port), timeout=10) for _ in range(20)]
         excess = socket.create_connection((host, port), timeout=10)
         assert excess.recv(1024) == b""  # the 21st connection is closed at once
-        for sock in held + [excess, slow]:
+        for sock in [*held, excess, slow]:
             sock.close()
         time.sleep(0.5)
         url = f"ws://{host}:{port}/events"

@@ -7,6 +7,18 @@ from typing import Literal
 
 Kind = Literal["counter", "gauge", "histogram"]
 
+EXPIRY_REASONS = frozenset(
+    {
+        "window_closed",
+        "rpm_exhausted",
+        "tpm_exhausted",
+        "budget_exhausted",
+        "budget_reserved",
+        "cooling_down",
+        "deadline",
+    }
+)
+
 PROXY_JOB = "symphony-proxy"
 OPA_JOB = "opa"
 
@@ -80,6 +92,20 @@ CONTRACT: tuple[ContractMetric, ...] = (
     _model_gauge("symphony_model_window_open"),
     _model_gauge("symphony_model_cooling_down"),
     ContractMetric("symphony_policy_engine_up", "gauge", PROXY_JOB),
+    ContractMetric(
+        "symphony_jobs",
+        "gauge",
+        PROXY_JOB,
+        frozenset({"state"}),
+        {"state": frozenset({"queued", "running", "done", "failed", "expired", "cancelled"})},
+    ),
+    ContractMetric(
+        "symphony_jobs_expired_total",
+        "counter",
+        PROXY_JOB,
+        frozenset({"reason"}),
+        {"reason": EXPIRY_REASONS},
+    ),
     ContractMetric(
         "flask_http_request_duration_seconds",
         "histogram",

@@ -211,7 +211,11 @@ def test_kill_switch_denials_fire_the_alert(observed: Observed) -> None:
         time.sleep(0.5)
     (alert,) = firing()
     assert alert["labels"]["severity"] == "info"
-    assert alert["annotations"]["runbook_url"] == "docs/runbooks.md#kill-switch-on"
+    # Absolute, from the external label runbook_base of prometheus/prometheus.yml.
+    assert (
+        alert["annotations"]["runbook_url"]
+        == "http://127.0.0.1:8787/docs/runbooks.md#kill-switch-on"
+    )
     assert "requests/s on symphony-proxy" in alert["annotations"]["description"]
 
 

@@ -151,6 +151,7 @@ def start_opa(
             "run",
             "--server",
             "--skip-version-check",
+            "--optimize-store-for-read-speed",
             "--addr",
             f"127.0.0.1:{port}",
             "--config-file",

@@ -60,9 +60,7 @@ def open_websockets(ws_url: str, count: int) -> list[Any]:
     """`count` dashboard websockets (operator key), each past its `hello`."""
     sockets = []
     for _ in range(count):
-        ws = simple_websocket.Client.connect(
-            ws_url, headers=bearer(ADMIN_KEY), ping_interval=None
-        )
+        ws = simple_websocket.Client.connect(ws_url, headers=bearer(ADMIN_KEY), ping_interval=None)
         hello = json.loads(ws.receive(timeout=10))
         assert hello["type"] == "hello", hello
         sockets.append(ws)

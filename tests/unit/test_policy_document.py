@@ -86,6 +86,36 @@ def test_duplicate_rule_ids_and_inverted_temperature_bounds(
     assert ("$.models[0].temperature_bounds", "min is greater than max") in found
 
 
+def test_budget_reserve_alerts_deferred_and_timeout_fields(
+    validator: PolicyValidator, example: dict[str, Any]
+) -> None:
+    doc = copy.deepcopy(example)
+    doc["deferred"] = {"release_share": 0.25}
+    doc["models"][0]["reserve_fraction"] = 0.05
+    doc["models"][0]["budget_alerts"] = {"warn_at": 0.5, "critical_at": 1}
+    doc["models"][1]["budget_alerts"] = {"critical_at": 0.9}
+    doc["rules"][3]["essential"] = True
+    doc["rules"][3]["route"]["timeout_s"] = 0.1
+    assert pairs(validator, doc) == []
+    doc["deferred"] = {"release_share": 0, "rate": 1}
+    doc["models"][0]["reserve_fraction"] = 1.5
+    doc["models"][0]["budget_alerts"] = {"warn_at": 0.9, "critical_at": 0.9}
+    doc["models"][1]["budget_alerts"] = {"warn_at": 0.96}
+    doc["models"][2]["budget_alerts"] = {"warn_at": 0}
+    doc["rules"][3]["essential"] = "yes"
+    doc["rules"][3]["route"]["timeout_s"] = 601
+    assert pairs(validator, doc) == [
+        ("$.deferred.rate", "unknown field"),
+        ("$.deferred.release_share", "0 is less than or equal to the minimum of 0"),
+        ("$.models[0].budget_alerts", "warn_at (0.9) must be below critical_at (0.9)"),
+        ("$.models[0].reserve_fraction", "1.5 is greater than the maximum of 1"),
+        ("$.models[1].budget_alerts", "warn_at (0.96) must be below critical_at (0.95)"),
+        ("$.models[2].budget_alerts.warn_at", "0 is less than or equal to the minimum of 0"),
+        ("$.rules[3].essential", "'yes' is not of type 'boolean'"),
+        ("$.rules[3].route.timeout_s", "601 is greater than the maximum of 600"),
+    ]
+
+
 def test_schema_and_semantic_errors_come_in_one_answer(
     validator: PolicyValidator, example: dict[str, Any]
 ) -> None:

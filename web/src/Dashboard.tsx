@@ -12,6 +12,8 @@ import { CommandPalette, type Command } from './components/CommandPalette';
 import { ConnectionStatus } from './components/ConnectionStatus';
 import { ExplainDrawer } from './components/ExplainDrawer';
 import { KillSwitchControl } from './components/KillSwitchControl';
+import { JobQueue, type Waiting } from './components/JobQueue';
+import { Incidents } from './components/Incidents';
 import { KillSwitchDialog } from './components/KillSwitchDialog';
 import { LiveLog } from './components/LiveLog';
 import { ModelMatrix } from './components/ModelMatrix';
@@ -47,6 +49,8 @@ const SECTIONS = {
   policy: { gridColumn: { xs: '1 / -1', lg: 'span 8' } },
   side: { gridColumn: { xs: '1 / -1', lg: 'span 4' }, display: 'flex', flexDirection: 'column', gap: 2 },
   audit: { gridColumn: '1 / -1' },
+  jobs: { gridColumn: '1 / -1' },
+  incidents: { gridColumn: '1 / -1' },
   keys: { gridColumn: '1 / -1' },
 } as const;
 
@@ -78,6 +82,7 @@ export function Dashboard({ session, onSignOut, verifySession }: DashboardProps)
   const [explain, setExplain] = useState<ExplainTarget | null>(null);
   const [drawerOpen, setDrawerOpen] = useState(false);
   const [paletteOpen, setPaletteOpen] = useState(false);
+  const [waiting, setWaiting] = useState<Waiting>({});
   const policyEditor = useRef<HTMLTextAreaElement>(null);
 
   const open = useCallback((target: ExplainTarget) => {
@@ -206,7 +211,11 @@ export function Dashboard({ session, onSignOut, verifySession }: DashboardProps)
                 </Typography>
               }
             >
-              <ModelMatrix rows={live.models} loading={live.statsAt === null && connection.state === 'connecting'} />
+              <ModelMatrix
+                rows={live.models}
+                loading={live.statsAt === null && connection.state === 'connecting'}
+                queued={waiting}
+              />
             </Panel>
           </Box>
         )}
@@ -262,6 +271,20 @@ export function Dashboard({ session, onSignOut, verifySession }: DashboardProps)
             )}
             <Panel id="architecture" title="Architecture">
               <ArchitectureFigure />
+            </Panel>
+          </Box>
+        )}
+        {can.operate && (
+          <Box sx={SECTIONS.incidents}>
+            <Panel id="incidents" title="Incidents">
+              <Incidents />
+            </Panel>
+          </Box>
+        )}
+        {can.operate && (
+          <Box sx={SECTIONS.jobs}>
+            <Panel id="jobs" title="Deferred jobs">
+              <JobQueue onWaiting={setWaiting} />
             </Panel>
           </Box>
         )}

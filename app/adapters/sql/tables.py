@@ -148,3 +148,89 @@ scheduler_jobs = sa.Table(
     sa.Column("next_run_time", sa.Float(25), index=True),
     sa.Column("job_state", sa.LargeBinary, nullable=False),
 )
+
+# Requests refused for capacity alone, queued until the policy allows them (migration 0007;
+# app/adapters/sql/jobs.py).
+deferred_jobs = sa.Table(
+    "deferred_jobs",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("owner", sa.String(128), nullable=False, index=True),
+    sa.Column("planned_model", sa.String(128), nullable=True, index=True),
+    sa.Column("opening_at", sa.Float, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("planned_start", sa.Float, nullable=False, index=True),
+    sa.Column("deadline", sa.Float, nullable=False),
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("started_at", sa.Float, nullable=True),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("request", sa.Text, nullable=False),
+    sa.Column("reasons", sa.Text, nullable=False),
+    sa.Column("decisions", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Text, nullable=False),
+    sa.Column("result", sa.Text, nullable=True),
+    sa.Column("audit_id", sa.String(64), nullable=True),
+    sa.Column("callback_url", sa.Text, nullable=True),
+    sa.Column("callback_state", sa.String(16), nullable=True, index=True),
+    sa.Column("callback_attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("callback_next_at", sa.Float, nullable=True),
+)
+
+# Incidents (one open incident per alert fingerprint) and the outbound work queue to GitHub,
+# Jira and Alertmanager (migration 0008; app/adapters/sql/incidents.py).
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False, index=True),
+    sa.Column("open_key", sa.String(64), nullable=True, unique=True),
+    sa.Column("alertname", sa.String(128), nullable=False),
+    sa.Column("severity", sa.String(32), nullable=False),
+    sa.Column("model", sa.String(128), nullable=True),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("labels", sa.Text, nullable=False),
+    sa.Column("annotations", sa.Text, nullable=False),
+    sa.Column("notifications", sa.Integer, nullable=False),
+    sa.Column("github_number", sa.Integer, nullable=True),
+    sa.Column("github_url", sa.String(512), nullable=True),
+    sa.Column("jira_key", sa.String(64), nullable=True),
+    sa.Column("jira_url", sa.String(512), nullable=True),
+    sa.Column("silence_id", sa.String(64), nullable=True),
+    sa.Column("last_event", sa.String(256), nullable=False),
+    sa.Column("last_event_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("problem", sa.Text, nullable=True),
+)
+
+outbound_work = sa.Table(
+    "outbound_work",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("target", sa.String(32), nullable=False),
+    sa.Column("incident_id", sa.Integer, sa.ForeignKey("incidents.id"), nullable=True, index=True),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("leased_by", sa.String(64), nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("dedupe_key", sa.String(191), nullable=True, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+sa.Index("ix_outbound_work_status_next", outbound_work.c.status, outbound_work.c.next_attempt_at)
+
+# Things done once for the whole fleet (a budget alert per model, level and local day; a
+# nightly export per day): whoever inserts the key does the thing.
+incident_marks = sa.Table(
+    "incident_marks",
+    metadata,
+    sa.Column("key", sa.String(191), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)

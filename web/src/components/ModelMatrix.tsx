@@ -67,7 +67,10 @@ function BudgetCell({ row }: { row: ModelStat }) {
   );
 }
 
-const columns: GridColDef<ModelStat>[] = [
+/** A matrix row: the live stats plus the deferred jobs queued for the model. */
+type MatrixRow = ModelStat & { queued: number };
+
+const columns: GridColDef<MatrixRow>[] = [
   { field: 'id', headerName: 'Model', flex: 1, minWidth: 170 },
   { field: 'class', headerName: 'Class', width: 80 },
   {
@@ -105,6 +108,12 @@ const columns: GridColDef<ModelStat>[] = [
       row.coolingDown ? <Chip size="small" color="warning" label="cooling down" /> : '—',
   },
   {
+    field: 'queued',
+    headerName: 'Queued jobs',
+    width: 110,
+    renderCell: ({ row }) => (row.queued ? <Chip size="small" color="info" label={`${row.queued} waiting`} /> : '—'),
+  },
+  {
     field: 'healthy',
     headerName: 'Health',
     width: 100,
@@ -130,15 +139,18 @@ interface ModelMatrixProps {
   /** When false the grid renders every row and column (for jsdom, which measures nothing). */
   virtualize?: boolean;
   loading?: boolean;
+  /** Deferred jobs queued per model (GET /jobs `waiting`); absent: none shown. */
+  queued?: Record<string, { queued: number }>;
 }
 
 /** Every model the policy knows, with its live counters; rows that need attention stand out. */
-export function ModelMatrix({ rows, virtualize = true, loading = false }: ModelMatrixProps) {
+export function ModelMatrix({ rows, virtualize = true, loading = false, queued = {} }: ModelMatrixProps) {
+  const withQueue: MatrixRow[] = rows.map((row) => ({ ...row, queued: queued[row.id]?.queued ?? 0 }));
   return (
     <Box sx={{ width: '100%', minWidth: 0 }}>
       <DataGrid
         aria-label="Model matrix"
-        rows={rows}
+        rows={withQueue}
         columns={columns}
         density="compact"
         autoHeight

@@ -23,6 +23,12 @@ describe('ModelMatrix', () => {
     for (const row of rows) expect(within(grid).getByText(row.id)).toBeInTheDocument();
   });
 
+  it('shows the deferred jobs queued for each model', () => {
+    render(<ModelMatrix rows={rows} virtualize={false} queued={{ 'hosted/closed': { queued: 3 } }} />);
+    expect(within(rowOf('hosted/closed')).getByText('3 waiting')).toBeInTheDocument();
+    expect(within(rowOf('hosted/normal')).queryByText(/waiting/)).toBeNull();
+  });
+
   it('highlights a row over 80% budget with a warning sign, not colour alone', () => {
     render(<ModelMatrix rows={rows} virtualize={false} />);
     const spent = rowOf('hosted/spent');
