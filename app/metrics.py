@@ -15,20 +15,11 @@ from prometheus_client.registry import Collector
 from prometheus_flask_exporter import PrometheusMetrics
 
 from app.core.bundles import SidecarStatus
+from app.core.deferred import EXPIRY_REASONS
 from app.core.model_status import ModelStatus
 from app.core.revisions import revision_number
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-# Why a deferred job expired: the last refusal's reason, or `deadline` when none was left.
-EXPIRY_REASONS = (
-    "window_closed",
-    "rpm_exhausted",
-    "tpm_exhausted",
-    "budget_exhausted",
-    "budget_reserved",
-    "cooling_down",
-    "deadline",
-)
 EVAL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 
 
@@ -227,7 +218,7 @@ class SymphonyMetrics:
             ["reason"],
             registry=r,
         )
-        for reason in EXPIRY_REASONS:  # exported as 0 from the start, so alerts have data
+        for reason in sorted(EXPIRY_REASONS):  # exported as 0 from the start, so alerts have data
             self.jobs_expired.labels(reason)
         self._exporter: PrometheusMetrics | None = None
 

@@ -63,8 +63,11 @@ class Worker(GeventWorker):  # type: ignore[misc]
             self._slots.give_back(host)
 
 
-def serve_argv(settings: Settings, bind: str | None, graceful: float) -> list[str]:
-    """The gunicorn command line of the proxy (see the module docstring), JSON logs."""
+def serve_argv(
+    settings: Settings, bind: str | None, graceful: float, app_uri: str = "app:create_app()"
+) -> list[str]:
+    """The gunicorn arguments (after `python`) of the proxy (see the module docstring), JSON
+    logs; `app_uri` serves another WSGI app the same way (the benchmarks' floor)."""
     return [
         "-m",
         "gunicorn",
@@ -85,5 +88,5 @@ def serve_argv(settings: Settings, bind: str | None, graceful: float) -> list[st
         "app.logs.GunicornLogger",
         "--access-logfile",
         "-",
-        "app:create_app()",
+        app_uri,
     ]

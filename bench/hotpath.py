@@ -30,6 +30,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.serving import serve_argv
+from app.settings import Settings
 from bench.overhead import (
     LITELLM_KEY,
     MAX_TOKENS,
@@ -54,26 +56,15 @@ from tests.support.processes import (
 )
 
 DECISION = "/v1/data/symphony/router/decision"
-TRIVIAL = "/v1/data/symphony/router/decision/allow"
 
 
 def start_floor(log_dir: Path, opa_url: str) -> Service:
     """bench/floor_app.py under `symphony serve`'s server model (one gevent worker)."""
     port = free_port()
+    argv = serve_argv(Settings(), f"127.0.0.1:{port}", 2.0, "bench.floor_app:create()")
     service = spawn(
         "floor",
-        [
-            str(VENV_BIN / "python"),
-            "-m",
-            "gunicorn",
-            "--workers",
-            "1",
-            "--worker-class",
-            "app.serving.Worker",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "bench.floor_app:create()",
-        ],
+        [str(VENV_BIN / "python"), *argv],
         port,
         log_dir,
         env={"FLOOR_OPA_URL": opa_url},

@@ -39,6 +39,8 @@ DEFERRABLE = frozenset(
         "cooling_down",
     }
 )
+# Why a deferred job expired: the last refusal's reason, or `deadline` when none was left.
+EXPIRY_REASONS = DEFERRABLE | {"deadline"}
 # Reasons that are outcomes, not refusals.
 _OUTCOMES = frozenset({"chosen", "eligible"})
 
@@ -323,19 +325,12 @@ class Job:
     callback_attempts: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON form of GET /jobs/<id>."""
+        """The JSON form of GET /jobs/<id>: the summary, every decision and attempt, the
+        result."""
         return {
-            "job_id": self.id,
-            "state": self.state,
-            "owner": self.owner,
-            "created_at": iso(self.created_at),
-            "deadline": iso(self.deadline),
-            "planned_start": iso(self.planned_start),
-            "planned_model": self.planned_model,
-            "reasons": self.reasons,
+            **self.summary(),
             "decisions": self.decisions,
             "attempts": self.attempts,
-            "audit_id": self.audit_id,
             "result": self.result,
             "started_at": iso(self.started_at),
             "finished_at": iso(self.finished_at),
