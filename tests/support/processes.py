@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import shutil
 import signal
 import socket
@@ -22,12 +24,25 @@ TOOLS = ROOT / ".tools" / "bin"
 VENV_BIN = Path(sys.executable).parent
 
 
+# Test services listen below the kernel's ephemeral range (32768-60999 on Linux), where
+# outgoing connections take their local ports: a port handed out here cannot be taken by a
+# client's connection between the moment it is chosen and the moment a service binds it.
+_PORTS = list(range(20000, 32000))
+random.shuffle(_PORTS)
+_next_port = itertools.count()
+
+
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port nobody listens on right now, outside the ephemeral range."""
+    for _ in range(len(_PORTS)):
+        port = _PORTS[next(_next_port) % len(_PORTS)]
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port between 20000 and 32000")
 
 
 def tool(name: str) -> str:
