@@ -39,7 +39,7 @@ from bench.overhead import (
     UPSTREAM_MODEL,
     Target,
     _check_ok,
-    bench_policy,
+    bench_env,
     litellm_config,
     run,
     start_upstream,
@@ -190,18 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         {"Authorization": f"Bearer {LITELLM_KEY}"},
                     )
                 )
-            policy = work / "policy.json"
-            policy.write_text(json.dumps(bench_policy()))
-            proxy, opa = start_proxy_with_sidecar(
-                work / "logs",
-                {
-                    "SYMPHONY_GATEWAY_URL": f"{upstream.url}/v1",
-                    "SYMPHONY_GATEWAY_KEY": "sk-bench",
-                    "SYMPHONY_POLICY_FILE": str(policy),
-                    "SYMPHONY_DATA_DIR": str(work / "data"),
-                    "SYMPHONY_LOCAL_MODEL_URL": "",
-                },
-            )
+            proxy, opa = start_proxy_with_sidecar(work / "logs", bench_env(upstream.url, work))
             services.extend([opa, proxy])
             floor = start_floor(work / "logs", opa.url)
             services.append(floor)

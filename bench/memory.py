@@ -27,7 +27,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.overhead import MAX_TOKENS, PROMPT, bench_policy, start_upstream
+from bench.overhead import MAX_TOKENS, PROMPT, bench_env, start_upstream
 from tests.support.keys import ADMIN_KEY, bearer
 from tests.support.processes import Service, start_proxy_with_sidecar
 
@@ -144,15 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tmp)
         upstream = start_upstream(work / "logs")
         try:
-            (work / "policy.json").write_text(json.dumps(bench_policy()))
-            env = {
-                "SYMPHONY_GATEWAY_URL": f"{upstream.url}/v1",
-                "SYMPHONY_GATEWAY_KEY": "sk-bench",
-                "SYMPHONY_POLICY_FILE": str(work / "policy.json"),
-                "SYMPHONY_DATA_DIR": str(work / "data"),
-                "SYMPHONY_LOCAL_MODEL_URL": "",
-                "SYMPHONY_MAX_CONCURRENT_PER_MODEL": "64",
-            }
+            env = {**bench_env(upstream.url, work), "SYMPHONY_MAX_CONCURRENT_PER_MODEL": "64"}
             first = cold_start(work, env)
             again = cold_start(work, env)
             print(

@@ -92,6 +92,19 @@ def bench_policy() -> dict[str, Any]:
     }
 
 
+def bench_env(upstream_url: str, workdir: Path) -> dict[str, str]:
+    """A proxy routing to the stand-in upstream with bench_policy() (written to workdir)."""
+    policy = workdir / "policy.json"
+    policy.write_text(json.dumps(bench_policy()))
+    return {
+        "SYMPHONY_GATEWAY_URL": f"{upstream_url}/v1",
+        "SYMPHONY_GATEWAY_KEY": "sk-bench",
+        "SYMPHONY_POLICY_FILE": str(policy),
+        "SYMPHONY_DATA_DIR": str(workdir / "data"),
+        "SYMPHONY_LOCAL_MODEL_URL": "",
+    }
+
+
 @dataclass(frozen=True)
 class Target:
     """One way of sending the request: where, what, and how to spot the first content."""
@@ -306,18 +319,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                 )
             if not args.direct_only:
-                policy = workdir / "policy.json"
-                policy.write_text(json.dumps(bench_policy()))
                 proxy, opa = start_proxy_with_sidecar(
                     workdir / "logs",
-                    {
-                        "SYMPHONY_GATEWAY_URL": f"{upstream.url}/v1",
-                        "SYMPHONY_GATEWAY_KEY": "sk-bench",
-                        "SYMPHONY_POLICY_FILE": str(policy),
-                        "SYMPHONY_DATA_DIR": str(workdir / "data"),
-                        "SYMPHONY_BACKGROUND_JOBS": "false",
-                        "SYMPHONY_LOCAL_MODEL_URL": "",
-                    },
+                    {**bench_env(upstream.url, workdir), "SYMPHONY_BACKGROUND_JOBS": "false"},
                 )
                 services.extend([opa, proxy])
                 targets.append(

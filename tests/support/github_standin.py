@@ -13,6 +13,7 @@ Shapes follow https://docs.github.com/en/rest/issues and /rest/repos/contents.
 
 from __future__ import annotations
 
+import abc
 import base64
 import hashlib
 import json
@@ -99,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
 
-class StandIn:
+class StandIn(abc.ABC):
     """Start/stop and faults, shared by the GitHub and Jira stand-ins."""
 
     def __init__(self) -> None:
@@ -157,8 +158,9 @@ class StandIn:
                     return fault
         return None
 
+    @abc.abstractmethod
     def _route(self, request: Recorded) -> tuple[int, Any, dict[str, str]]:
-        raise NotImplementedError
+        """(status, JSON body, headers) of the service's answer to `request`."""
 
 
 @dataclass

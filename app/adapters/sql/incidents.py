@@ -60,6 +60,32 @@ def _incident(row: Any, pending: int = 0, failed: int = 0) -> Incident:
     )
 
 
+def _rows(
+    incident_id: int | None,
+    work: Sequence[NewWork],
+    dedupe_key: str | None,
+    not_before: datetime | None,
+) -> list[dict[str, Any]]:
+    """outbound_work rows for `work`, pending now (or from `not_before`); the first carries
+    `dedupe_key`."""
+    now = _now()
+    return [
+        {
+            "kind": item.kind,
+            "target": item.target,
+            "incident_id": incident_id,
+            "payload": json.dumps(dict(item.payload)),
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": not_before or now,
+            "dedupe_key": dedupe_key if index == 0 else None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for index, item in enumerate(work)
+    ]
+
+
 class SqlIncidents:
     """Incidents by alert fingerprint, and the queue of outbound work."""
 
@@ -69,21 +95,7 @@ class SqlIncidents:
     # ---- incidents ---------------------------------------------------------------------------
 
     def _work_rows(self, conn: sa.Connection, incident_id: int, work: Iterable[NewWork]) -> None:
-        now = _now()
-        rows = [
-            {
-                "kind": item.kind,
-                "target": item.target,
-                "incident_id": incident_id,
-                "payload": json.dumps(dict(item.payload)),
-                "status": PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for item in work
-        ]
+        rows = _rows(incident_id, list(work), None, None)
         if rows:
             conn.execute(sa.insert(outbound_work), rows)
 
@@ -223,22 +235,7 @@ class SqlIncidents:
         not_before: datetime | None = None,
     ) -> bool:
         """Queue work; False when `dedupe_key` was queued before (by any proxy)."""
-        now = _now()
-        rows = [
-            {
-                "kind": item.kind,
-                "target": item.target,
-                "incident_id": incident_id,
-                "payload": json.dumps(dict(item.payload)),
-                "status": PENDING,
-                "attempts": 0,
-                "next_attempt_at": not_before or now,
-                "dedupe_key": dedupe_key if index == 0 else None,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for index, item in enumerate(work)
-        ]
+        rows = _rows(incident_id, work, dedupe_key, not_before)
         try:
             with self._engine.begin() as conn:
                 conn.execute(sa.insert(outbound_work), rows)
