@@ -42,7 +42,7 @@ from app.core.deferred import (
     request_to_json,
     signature,
 )
-from app.core.execution import ExecutionResult, Executor
+from app.core.execution import ExecutionResult, Executor, RunStoreUnavailable
 from app.core.ports import PolicyEngineUnavailable
 from app.core.router import Plan
 from app.events import EventBus
@@ -241,10 +241,13 @@ class DeferredRunner:
         request = request_from_json(job.request)
         try:
             run = self._executor.begin(request, "off", "deferred")
-        except PolicyEngineUnavailable as exc:
-            job.attempts.append(
-                {"at": iso(now), "outcome": "policy_engine_unavailable", "detail": str(exc)[:200]}
+        except (PolicyEngineUnavailable, RunStoreUnavailable) as exc:
+            outcome = (
+                "policy_engine_unavailable"
+                if isinstance(exc, PolicyEngineUnavailable)
+                else "run_store_unavailable"
             )
+            job.attempts.append({"at": iso(now), "outcome": outcome, "detail": str(exc)[:200]})
             return self._retry_or_expire(job, now)
         decision = run.plan.decision
         entry = decision_entry(decision, run.plan.decision_id, now)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from gunicorn.http import wsgi  # type: ignore[import-untyped]
 from gunicorn.workers.base_async import AsyncWorker  # type: ignore[import-untyped]
 from gunicorn.workers.ggevent import GeventWorker  # type: ignore[import-untyped]
 
@@ -38,11 +39,65 @@ from app.core.slots import ClientSlots
 from app.settings import Settings
 
 
+class CoalescingResponse(wsgi.Response):  # type: ignore[misc]
+    """gunicorn's HTTP/1 response, sending its status line and headers with the first body
+    bytes in one send instead of two (a send is a system call and, under gevent, a trip
+    through the hub: about 5% of a small request's CPU here). Whatever else puts bytes on
+    the wire (sendfile, the end of a chunked body, a body-less response) sends the held
+    headers first."""
+
+    headers_sent: bool
+    _held = b""
+    _hold = True
+
+    def send_headers(self) -> None:
+        """Build the header block and hold it for the first body bytes."""
+        if self.headers_sent:
+            return
+        if not self._hold:
+            super().send_headers()
+            return
+        lines = self.default_headers()
+        lines.extend(f"{name}: {value}\r\n" for name, value in self.headers)
+        self._held = ("".join(lines) + "\r\n").encode("latin-1")
+        self.headers_sent = True
+
+    def _flush_held(self) -> None:
+        held, self._held = self._held, b""
+        if held:
+            self.sock.sendall(held)
+
+    def _emit_body(self, data: bytes) -> None:
+        if self._held and not self.chunked:
+            held, self._held = self._held, b""
+            self.sock.sendall(held + data)
+            return
+        self._flush_held()
+        super()._emit_body(data)
+
+    def sendfile(self, respiter: Any) -> bool:
+        """A file goes out as gunicorn sends it, after the headers (not held)."""
+        self._hold = False
+        self._flush_held()
+        sent: bool = super().sendfile(respiter)
+        return sent
+
+    def close(self) -> None:
+        """A response with no body bytes still sends its headers."""
+        if not self.headers_sent:
+            self.send_headers()
+        self._flush_held()
+        super().close()
+
+
 class Worker(GeventWorker):  # type: ignore[misc]
-    """gunicorn's gevent worker with a per-client connection cap and socket timeouts."""
+    """gunicorn's gevent worker with a per-client connection cap, socket timeouts and
+    coalesced response writes."""
 
     def init_process(self) -> None:
         """Read the limits (after the fork, before serving)."""
+        # wsgi.create() builds gunicorn's module-level Response for every HTTP/1 request.
+        wsgi.Response = CoalescingResponse
         settings = Settings.from_env(os.environ)
         self._slots = ClientSlots(settings.max_connections_per_client)
         self._client_timeout_s = settings.client_timeout_s

@@ -9,6 +9,7 @@ from flask import Flask, Response, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.core.counters import CounterStoreUnavailable
+from app.core.execution import RunStoreUnavailable
 from app.core.ports import EvaluationFailed
 from app.core.validation import FieldError
 
@@ -127,6 +128,16 @@ def register_error_handlers(app: Flask) -> None:
             "counter_store_unavailable",
             "the counter store did not answer; nothing is routed without live counts",
             extra={"denial": "counter_store_unavailable", "detail": str(exc)},
+        )
+
+    @app.errorhandler(RunStoreUnavailable)
+    def _runs_not_stored(exc: RunStoreUnavailable) -> tuple[Response, int]:
+        # Nothing is answered whose run report has nowhere to go (see SqlRunReports).
+        return json_error(
+            503,
+            "run_store_unavailable",
+            "the store is not taking run reports; nothing is routed until it catches up",
+            extra={"denial": "run_store_unavailable", "detail": str(exc)},
         )
 
     @app.errorhandler(EvaluationFailed)

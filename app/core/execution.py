@@ -178,11 +178,19 @@ def _text_record(text: str, content: str, redact: Callable[[str], str]) -> dict[
     return record
 
 
+class RunStoreUnavailable(RuntimeError):
+    """Run reports cannot be stored now: no run is started whose report has nowhere to go."""
+
+
 class RunReports(Protocol):
     """Durable storage of run reports."""
 
+    def admit(self) -> None:
+        """Raise RunStoreUnavailable while reports are not being stored."""
+        ...
+
     def append(self, report: dict[str, Any]) -> None:
-        """Store a report durably before returning."""
+        """Store a report (durable within the store's documented window)."""
         ...
 
     def get(self, audit_id: str) -> dict[str, Any] | None:
@@ -256,7 +264,9 @@ class Executor:
         self._inflight = inflight or InFlight(DEFAULT_MAX_CONCURRENT)
 
     def begin(self, request: RouteRequest, explain: str, source: str) -> Run:
-        """Decide (raises PolicyEngineUnavailable) and open a run."""
+        """Decide (raises PolicyEngineUnavailable, or RunStoreUnavailable while reports
+        cannot be stored) and open a run."""
+        self._reports.admit()
         audit_id = new_audit_id(time.time())
         plan = self._router.plan(request, explain, source, audit_id)
         run = Run(audit_id, request, source, plan, plan, time.perf_counter())

@@ -12,6 +12,8 @@ from jsonschema import Draft202012Validator, TypeChecker, validators
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 
+from app.core.schema_check import compile_schema
+
 _UNEXPECTED = re.compile(r"'([^']+)' (?:was|were) unexpected")
 _QUOTED = re.compile(r"'([^']+)'")
 _UNIQUE_ITEMS = Draft202012Validator.VALIDATORS["uniqueItems"]
@@ -156,14 +158,25 @@ def sorted_errors(errors: Iterable[FieldError]) -> list[FieldError]:
 
 
 class SchemaChecker:
-    """A compiled JSON schema (integers are ints, numbers finite) reporting every error by path."""
+    """A compiled JSON schema (integers are ints, numbers finite) reporting every error by path.
+
+    A valid document is recognised by the schema's compiled predicate (app/core/schema_check.py,
+    several times faster); jsonschema walks only documents the predicate rejects, to name
+    every error (or none, should the predicate ever be stricter than jsonschema)."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
         Draft202012Validator.check_schema(schema)
         self._validator = _StrictValidator(schema)
+        self._valid = compile_schema(schema)
 
     def errors(self, document: Any) -> list[FieldError]:
         """Every schema error in `document`, most specific first within a path."""
+        if self._valid is not None and self._valid(document):
+            return []
+        return self.full_errors(document)
+
+    def full_errors(self, document: Any) -> list[FieldError]:
+        """Every schema error in `document` as jsonschema finds them."""
         found: list[FieldError] = []
         for error in self._validator.iter_errors(document):
             found.extend(_explode(error))

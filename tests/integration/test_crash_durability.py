@@ -1,5 +1,7 @@
 """kill -9 under load: every run a client was answered 200 for has its run report in the
-store (reports are committed by group before the answer; the window is zero)."""
+store, except runs answered within the documented window before the kill (reports are
+committed by group right after the answer: one commit, a few milliseconds; see
+app/adapters/sql/run_reports.py)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,14 @@ from tests.support.upstream import UpstreamServer
 pytestmark = pytest.mark.slow
 
 
-def test_no_answered_run_is_lost_when_the_proxy_is_killed(tmp_path: Path) -> None:
+# The documented bound (README "Durability"): a crash loses at most the reports of runs
+# answered in the last second before it (in practice one commit: a few milliseconds).
+WINDOW_S = 1.0
+
+
+def test_no_answered_run_is_lost_beyond_the_window_when_the_proxy_is_killed(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "policy.json").write_text(json.dumps(traffic_policy()))
     with UpstreamServer(models=("alpha", "beta", "gamma")) as upstream:
         env = {
@@ -34,7 +43,7 @@ def test_no_answered_run_is_lost_when_the_proxy_is_killed(tmp_path: Path) -> Non
             "SYMPHONY_LOCAL_MODEL_URL": "",
         }
         proxy, opa = start_proxy_with_sidecar(tmp_path / "logs", env)
-        answered: list[str] = []
+        answered: list[tuple[str, float]] = []  # audit id, when the answer arrived
         stop = threading.Event()
 
         def client() -> None:
@@ -50,7 +59,7 @@ def test_no_answered_run_is_lost_when_the_proxy_is_killed(tmp_path: Path) -> Non
                 except requests.RequestException:
                     return
                 if response.status_code == 200:
-                    answered.append(response.json()["audit_id"])
+                    answered.append((response.json()["audit_id"], time.monotonic()))
 
         threads = [threading.Thread(target=client) for _ in range(8)]
         try:
@@ -62,6 +71,7 @@ def test_no_answered_run_is_lost_when_the_proxy_is_killed(tmp_path: Path) -> Non
             workers = subprocess.run(
                 ["pgrep", "-P", str(proxy.proc.pid)], capture_output=True, text=True, check=True
             ).stdout.split()
+            killed_at = time.monotonic()
             for pid in [*workers, str(proxy.proc.pid)]:
                 os.kill(int(pid), signal.SIGKILL)
             stop.set()
@@ -76,5 +86,10 @@ def test_no_answered_run_is_lost_when_the_proxy_is_killed(tmp_path: Path) -> Non
     with engine.connect() as conn:
         stored = set(conn.execute(sa.text("SELECT audit_id FROM run_reports")).scalars())
     engine.dispose()
-    lost = [audit_id for audit_id in answered if audit_id not in stored]
-    assert lost == [], f"{len(lost)} of {len(answered)} answered runs have no report"
+    lost = [killed_at - at for audit_id, at in answered if audit_id not in stored]
+    print(
+        f"kill -9 under load: {len(lost)} of {len(answered)} answered runs without a report, "
+        f"answered at most {max(lost, default=0.0) * 1000:.1f} ms before the kill"
+    )
+    beyond = [age for age in lost if age > WINDOW_S]
+    assert beyond == [], f"{len(beyond)} runs answered over {WINDOW_S} s before the kill were lost"

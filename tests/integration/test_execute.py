@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
@@ -363,3 +365,34 @@ def test_a_model_at_its_concurrency_cap_is_skipped_and_never_queued(
     # The slot came back: alpha serves again, and every call gave its slot back.
     assert execute(traffic, input="again")[1]["model"] == "hosted/alpha"
     assert inflight.count("hosted/alpha") == 0
+
+
+def test_runs_are_refused_while_the_store_does_not_take_their_reports(
+    traffic: FlaskClient, traffic_app: Flask, traffic_settings: Settings
+) -> None:
+    status, body = execute(traffic, input="hi")
+    assert status == 200, body
+    reports = traffic_app.extensions["symphony"].reports
+    reports.STALL_S = 0.2
+    lock = sqlite3.connect(traffic_settings.data_dir / "symphony.db", isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")  # no other writer until it ends (readers go on)
+        status, answered = execute(traffic, input="hi")
+        assert status == 200  # its report waits in memory, and is readable on this proxy
+        assert traffic.get(f"/runs/{answered['audit_id']}").get_json()["status"] == "ok"
+        time.sleep(0.4)
+        refused = traffic.post("/route/execute", json={"task": "qa", "loa": 1, "input": "hi"})
+        assert refused.status_code == 503
+        assert refused.get_json()["error"] == "run_store_unavailable"
+        chat = traffic.post(
+            "/v1/chat/completions",
+            json={"model": "auto", "messages": [{"role": "user", "content": "hi"}]},
+        )
+        assert chat.status_code == 503
+        assert chat.get_json()["error"]["code"] == "run_store_unavailable"
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert reports.flush(timeout_s=30)
+    status, _ = execute(traffic, input="hi")
+    assert status == 200

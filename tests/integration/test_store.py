@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -22,7 +23,7 @@ from app.adapters.opa_check import OpaCompiler, read_router_modules
 from app.adapters.sql.controls import SqlControls
 from app.adapters.sql.database import MIGRATIONS, database_url, migrate, open_engine
 from app.adapters.sql.revisions import SqlRevisionStore
-from app.adapters.sql.run_reports import SqlRunReports
+from app.adapters.sql.run_reports import RunReportNotStored, SqlRunReports
 from app.adapters.sql.sidecars import SqlSidecarStatuses
 from app.adapters.sql.tables import metadata
 from app.core.bundles import SidecarStatus
@@ -360,9 +361,60 @@ def test_run_report_round_trips(migrated: sa.Engine) -> None:
 
     reports.append(report)
 
-    assert reports.get("run_20261120T101500Z_0123456789ab") == report
-    assert reports.get("run_20261120T101500Z_ffffffffffff") is None
-    assert reports.get("../etc/passwd") is None
+    assert reports.get("run_20261120T101500Z_0123456789ab") == report  # queued, seen at once
+    assert reports.flush()
+    assert reports.waiting() == 0
+    stored = SqlRunReports(migrated)  # another proxy reads the store
+    assert stored.get("run_20261120T101500Z_0123456789ab") == report
+    assert stored.get("run_20261120T101500Z_ffffffffffff") is None
+    assert stored.get("../etc/passwd") is None
+
+
+def _lock_run_reports(engine: sa.Engine) -> Any:
+    """Another connection holding the run_reports table (SQLite: the whole database)."""
+    raw = engine.raw_connection()
+    cursor = raw.cursor()
+    if engine.dialect.name == "sqlite":
+        raw.driver_connection.isolation_level = None  # type: ignore[union-attr]
+        cursor.execute("BEGIN EXCLUSIVE")
+    else:
+        cursor.execute("LOCK TABLE run_reports IN ACCESS EXCLUSIVE MODE")
+    return raw
+
+
+def test_reports_wait_out_a_stalled_store_and_new_runs_are_refused_meanwhile(
+    migrated: sa.Engine,
+) -> None:
+    reports = SqlRunReports(migrated)
+    reports.STALL_S = 0.3
+    first = {"audit_id": "run_20261127T120000Z_0123456789ab", "status": "ok"}
+    lock = _lock_run_reports(migrated)
+    try:
+        reports.append(first)
+        reports.admit()  # just queued: still within the window
+        assert reports.get(first["audit_id"]) == first
+        time.sleep(0.5)
+        with pytest.raises(RunReportNotStored, match=r"no run report committed for 0\.3 s"):
+            reports.admit()
+        assert reports.waiting() == 1
+    finally:
+        lock.rollback()
+        lock.close()
+    assert reports.flush(timeout_s=30)
+    reports.admit()
+    assert SqlRunReports(migrated).get(first["audit_id"]) == first
+
+
+def test_a_report_the_store_refuses_is_dropped_and_the_others_are_kept(
+    migrated: sa.Engine,
+) -> None:
+    reports = SqlRunReports(migrated)
+    good: dict[str, Any] = {"audit_id": "run_20261127T120001Z_0123456789ab", "n": 1}
+    reports.append({"audit_id": "run_20261127T120002Z_0123456789ab", "n": float("nan")})
+    reports.append(good)
+    assert reports.flush()
+    assert reports.dropped == 1
+    assert SqlRunReports(migrated).get(good["audit_id"]) == good
 
 
 def test_import_folder_carries_old_reports_over_once(migrated: sa.Engine, tmp_path: Path) -> None:
@@ -385,6 +437,7 @@ def test_import_folder_carries_old_reports_over_once(migrated: sa.Engine, tmp_pa
         (folder / "20261120" / f"{audit_id}.json").write_text("{}")
     already = {"audit_id": "run_20261120T120000Z_0000000000ee", "kept": "the stored one"}
     reports.append(already)
+    assert reports.flush()
     (folder / "20261120" / f"{already['audit_id']}.json").write_text(
         json.dumps({**already, "kept": "the old file"})
     )
