@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
@@ -39,30 +40,51 @@ class JsonLinesFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """The record's JSON line (without a newline)."""
-        entry: dict[str, Any] = {
-            "ts": rfc3339(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": self._clean(record.getMessage()),
-        }
         extra = {
             key: value
             for key, value in vars(record).items()
-            if key not in _RECORD_ATTRIBUTES and not key.startswith("_") and key not in entry
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_")
         }
-        entry.update(extra)
-        exc = self._exception_text(record)
+        return self.line(
+            record.created,
+            record.levelname,
+            record.name,
+            record.getMessage(),
+            extra,
+            self._exception_text(record),
+        )
+
+    def line(
+        self,
+        created: float,
+        level: str,
+        logger: str,
+        msg: str,
+        extra: Mapping[str, Any],
+        exc: str = "",
+    ) -> str:
+        """One entry's JSON line (without a newline): message and traceback redacted, the
+        extra fields after the standard ones, all within the line cap."""
+        entry: dict[str, Any] = {
+            "ts": rfc3339(created),
+            "level": level,
+            "logger": logger,
+            "msg": self.clean(msg),
+        }
+        kept = {key: value for key, value in extra.items() if key not in entry}
+        entry.update(kept)
         if exc:
-            entry["exc"] = self._clean(exc)
+            entry["exc"] = self.clean(exc)
         line = fit_object(entry, self.line_max, prefer=("exc", "msg"))
         if line is None:  # the extra fields alone are over the cap: name them, drop them
-            for key in extra:
+            for key in kept:
                 del entry[key]
-            entry["dropped"] = sorted(extra)
+            entry["dropped"] = sorted(kept)
             line = fit_object(entry, self.line_max, prefer=("exc", "msg", "dropped"))
-        return line or dumps({"ts": entry["ts"], "level": record.levelname, "truncated": True})
+        return line or dumps({"ts": entry["ts"], "level": level, "truncated": True})
 
-    def _clean(self, text: str) -> str:
+    def clean(self, text: str) -> str:
+        """`text` through the configured redaction."""
         return self._redact(text) if self._redact is not None else text
 
     def _exception_text(self, record: logging.LogRecord) -> str:
@@ -124,6 +146,14 @@ def configure_logging(
         logger.propagate = True
 
 
+def _our_formatter() -> JsonLinesFormatter | None:
+    """The formatter configure_logging() installed on the root logger, if any."""
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, _OURS, False) and isinstance(handler.formatter, JsonLinesFormatter):
+            return handler.formatter
+    return None
+
+
 def _plain_console(handler: logging.Handler) -> bool:
     """What logging.basicConfig() installs: a bare StreamHandler on stdout or stderr."""
     return type(handler) is logging.StreamHandler and handler.stream in (
@@ -166,7 +196,16 @@ class GunicornLogger(glogging.Logger):  # type: ignore[misc]
             "remote_addr": environ.get("REMOTE_ADDR", "-"),
             "user_agent": environ.get("HTTP_USER_AGENT", "-"),
         }
-        try:
+        formatter = _our_formatter()
+        if formatter is None or not self.access_log.isEnabledFor(logging.INFO):
             self.access_log.info("%s %s %s", method, path, status, extra=fields)
-        except Exception:
+            return
+        # Straight to the handler's stream: the same line the logging module would write,
+        # without a LogRecord, a caller lookup and handler locks on every request.
+        line = formatter.line(
+            time.time(), "INFO", "gunicorn.access", f"{method} {path} {status}", fields
+        )
+        try:
+            sys.stderr.write(line + "\n")
+        except (OSError, ValueError):
             self.access_log.exception("access log record failed")

@@ -167,6 +167,10 @@ _DIGIT_RUN: Final = re.compile(r"\d[\d ().-]{6,}\d")
 _ALNUM_RUN: Final = re.compile(r"[A-Za-z0-9]+")
 
 
+RECENT_CHARS = 160
+RECENT_MAX = 2048
+
+
 class Redactor:
     """Masks known secrets, credentials and personal data in text and JSON-like values."""
 
@@ -177,6 +181,9 @@ class Redactor:
         self._lock = threading.Lock()
         self._secrets: frozenset[str] = frozenset()
         self._known: re.Pattern[str] | None = None
+        # Short texts recur (access lines, model names, reason codes): their redaction is
+        # remembered, up to RECENT_MAX of them, and forgotten when a secret is added.
+        self._recent: dict[str, str] = {}
         for value in known_secrets:
             if value:
                 self.add_secret(value)
@@ -193,9 +200,22 @@ class Redactor:
             pattern = re.compile("|".join(re.escape(form) for form in longest_first))
             # Readers take the pattern without the lock; swapping one reference is atomic.
             self._secrets, self._known = secrets, pattern
+            self._recent = {}
 
     def redact(self, text: str) -> str:
         """`text` with secrets, private keys and personal data replaced by typed markers."""
+        if len(text) > RECENT_CHARS:
+            return self._redact(text)
+        recent = self._recent
+        found = recent.get(text)
+        if found is None:
+            found = self._redact(text)
+            if len(recent) >= RECENT_MAX:
+                recent.clear()
+            recent[text] = found
+        return found
+
+    def _redact(self, text: str) -> str:
         tail = ""
         if len(text) > self._max_chars:
             kept = text[: self._max_chars]

@@ -27,7 +27,16 @@ def _created_at(audit_id: str) -> datetime:
     match = AUDIT_ID.match(audit_id)
     if not match:
         raise ValueError(f"malformed audit id {audit_id!r}")
-    return datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    stamp = match.group(1)  # YYYYmmddTHHMMSSZ (strptime is ten times slower)
+    return datetime(
+        int(stamp[0:4]),
+        int(stamp[4:6]),
+        int(stamp[6:8]),
+        int(stamp[9:11]),
+        int(stamp[11:13]),
+        int(stamp[13:15]),
+        tzinfo=UTC,
+    )
 
 
 class RunReportNotStored(RunStoreUnavailable):
