@@ -111,6 +111,11 @@ def invalid_body(errors: Sequence[FieldError]) -> ApiError:
     return ApiError(400, "invalid_request", f"{first.field}: {first.message}", errors)
 
 
+def fail_closed(code: str, message: str, exc: Exception) -> tuple[Response, int]:
+    """503 naming the store that cannot be used (`code` is also the denial)."""
+    return json_error(503, code, message, extra={"denial": code, "detail": str(exc)})
+
+
 def register_error_handlers(app: Flask) -> None:
     """JSON bodies for our errors and for every HTTP error Werkzeug raises."""
 
@@ -120,24 +125,22 @@ def register_error_handlers(app: Flask) -> None:
         response.headers.update(exc.headers)
         return response, status
 
+    # Fail closed: without live counts no cap or budget can be checked, and nothing runs
+    # whose run report has nowhere to go (see SqlRunReports).
     @app.errorhandler(CounterStoreUnavailable)
     def _counters_down(exc: CounterStoreUnavailable) -> tuple[Response, int]:
-        # Fail closed: without live counts no cap or budget can be checked.
-        return json_error(
-            503,
+        return fail_closed(
             "counter_store_unavailable",
             "the counter store did not answer; nothing is routed without live counts",
-            extra={"denial": "counter_store_unavailable", "detail": str(exc)},
+            exc,
         )
 
     @app.errorhandler(RunStoreUnavailable)
     def _runs_not_stored(exc: RunStoreUnavailable) -> tuple[Response, int]:
-        # Nothing is answered whose run report has nowhere to go (see SqlRunReports).
-        return json_error(
-            503,
+        return fail_closed(
             "run_store_unavailable",
             "the store is not taking run reports; nothing is routed until it catches up",
-            extra={"denial": "run_store_unavailable", "detail": str(exc)},
+            exc,
         )
 
     @app.errorhandler(EvaluationFailed)
