@@ -31,12 +31,12 @@ import yaml
 from tests.integration.conftest import traffic_policy
 from tests.observability.assets import RULES_FILE
 from tests.observability.contract import OPA_JOB, PROXY_JOB
-from tests.observability.prometheus_server import PrometheusApi, config_for_tests
+from tests.observability.prometheus_server import PrometheusApi, start_prometheus
 from tests.support.alertmanager import silences, start_alertmanager
 from tests.support.github_standin import GitHubStandIn
 from tests.support.jira_standin import JiraStandIn
 from tests.support.keys import api
-from tests.support.processes import Service, free_port, spawn, start_proxy, tool
+from tests.support.processes import Service, free_port, start_proxy
 from tests.support.stack import proxy_env, running_stack
 
 pytestmark = pytest.mark.slow
@@ -68,30 +68,6 @@ def rules_for_test(work_dir: Path) -> Path:
     path = work_dir / "alerting-rules.yml"
     path.write_text(yaml.safe_dump(rules), encoding="utf-8")
     return path
-
-
-def start_prometheus(
-    log_dir: Path, work_dir: Path, targets: dict[str, str], alertmanager: str
-) -> Service:
-    """Prometheus at test cadence, alerting to `alertmanager` with the test rules."""
-    port = free_port()
-    config = config_for_tests(targets)
-    config["rule_files"] = [str(rules_for_test(work_dir))]
-    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]}
-    config_path = work_dir / "prometheus.yml"
-    config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    service = spawn(
-        "prometheus",
-        [
-            tool("prometheus"),
-            f"--config.file={config_path}",
-            f"--storage.tsdb.path={work_dir / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        port,
-        log_dir,
-    )
-    return service.ready("/-/ready", timeout_s=30)
 
 
 def execute(url: str, text: str) -> int:
@@ -153,7 +129,15 @@ def test_provider_429s_to_tickets_and_back(tmp_path: Path, logs_dir: Path) -> No
                 PROXY_JOB: f"127.0.0.1:{stack.proxy.port}",
                 OPA_JOB: f"127.0.0.1:{stack.opa.port}",
             }
-            prometheus = start_prometheus(logs_dir, tmp_path, targets, f"127.0.0.1:{am_port}")
+            alerting = {
+                "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]
+            }
+            prometheus = start_prometheus(
+                logs_dir,
+                tmp_path,
+                targets,
+                {"rule_files": [str(rules_for_test(tmp_path))], "alerting": alerting},
+            )
             try:
                 prom = PrometheusApi(prometheus.url)
                 prom.query_until_data(f'up{{job="{PROXY_JOB}"}} == 1', time.monotonic() + 20)

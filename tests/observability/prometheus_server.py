@@ -67,11 +67,18 @@ class PrometheusApi:
             time.sleep(0.5)
 
 
-def start_prometheus(log_dir: Path, work_dir: Path, targets: Mapping[str, str]) -> Service:
-    """Prometheus on a free port over the test config, with its TSDB in `work_dir`."""
+def start_prometheus(
+    log_dir: Path,
+    work_dir: Path,
+    targets: Mapping[str, str],
+    extra: Mapping[str, Any] | None = None,
+) -> Service:
+    """Prometheus on a free port over the test config (with `extra` top-level settings, such
+    as rule files and alerting), with its TSDB in `work_dir`."""
     port = free_port()
     config_path = work_dir / "prometheus.yml"
-    config_path.write_text(yaml.safe_dump(config_for_tests(targets)), encoding="utf-8")
+    config = {**config_for_tests(targets), **(extra or {})}
+    config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
     service = spawn(
         "prometheus",
         [
