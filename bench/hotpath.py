@@ -33,19 +33,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.serving import serve_argv
 from app.settings import Settings
 from bench.overhead import (
-    LITELLM_KEY,
     MAX_TOKENS,
     PROMPT,
     UPSTREAM_MODEL,
     Target,
     _check_ok,
     bench_env,
-    litellm_config,
+    litellm_target,
     run,
     start_upstream,
 )
 from tests.support.keys import bearer
-from tests.support.litellm import start_litellm
 from tests.support.processes import (
     VENV_BIN,
     Service,
@@ -176,20 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             ]
             if not args.no_litellm:
-                litellm = start_litellm(
-                    litellm_config(upstream.url), LITELLM_KEY, work / "litellm", work / "logs"
+                litellm, target = litellm_target(
+                    "LiteLLM /v1/chat/completions", upstream.url, work, chat
                 )
                 services.append(litellm)
-                targets.append(
-                    Target(
-                        "LiteLLM /v1/chat/completions",
-                        f"{litellm.url}/v1/chat/completions",
-                        {**chat, "model": "bench"},
-                        b"",
-                        _check_ok,
-                        {"Authorization": f"Bearer {LITELLM_KEY}"},
-                    )
-                )
+                targets.append(target)
             proxy, opa = start_proxy_with_sidecar(work / "logs", bench_env(upstream.url, work))
             services.extend([opa, proxy])
             floor = start_floor(work / "logs", opa.url)

@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,25 @@ def litellm_config(upstream_url: str) -> dict[str, Any]:
         "litellm_settings": {"num_retries": 0, "drop_params": True, "telemetry": False},
         "general_settings": {"master_key": LITELLM_KEY},
     }
+
+
+def litellm_target(
+    name: str, upstream_url: str, workdir: Path, chat: dict[str, Any]
+) -> tuple[Service, Target]:
+    """A real LiteLLM proxy in front of the upstream (logs and config in `workdir`), and the
+    target that sends it `chat` for its `bench` model."""
+    litellm = start_litellm(
+        litellm_config(upstream_url), LITELLM_KEY, workdir / "litellm", workdir / "logs"
+    )
+    target = Target(
+        name,
+        f"{litellm.url}/v1/chat/completions",
+        {**chat, "model": "bench"},
+        b"",
+        _check_ok,
+        {"Authorization": f"Bearer {LITELLM_KEY}"},
+    )
+    return litellm, target
 
 
 def bench_policy() -> dict[str, Any]:
@@ -304,20 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             targets = [direct]
             if not args.no_litellm:
-                litellm = start_litellm(
-                    litellm_config(upstream.url), LITELLM_KEY, workdir / "litellm", workdir / "logs"
-                )
+                litellm, target = litellm_target("litellm", upstream.url, workdir, direct.body)
                 services.append(litellm)
-                targets.append(
-                    Target(
-                        "litellm",
-                        f"{litellm.url}/v1/chat/completions",
-                        {**direct.body, "model": "bench"},
-                        b'"content":"',
-                        _check_ok,
-                        {"Authorization": f"Bearer {LITELLM_KEY}"},
-                    )
-                )
+                targets.append(replace(target, first_content=b'"content":"'))
             if not args.direct_only:
                 proxy, opa = start_proxy_with_sidecar(
                     workdir / "logs",
