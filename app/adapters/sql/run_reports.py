@@ -61,8 +61,8 @@ class SqlRunReports:
     """Run reports, committed by group right after the answer.
 
     append() queues the report and returns; one writer thread commits everything queued, in
-    one transaction, as soon as the previous commit has ended (N concurrent runs cost one
-    commit, one fsync on PostgreSQL, and the commit is off the request path). The window: a
+    one transaction, at most once per GATHER_S (N concurrent runs cost one commit, one fsync
+    on PostgreSQL, and the commit is off the request path). The window: a
     report is in the store one commit after its answer; a proxy killed in between loses the
     reports of the runs it answered during the last commit or two (measured with kill -9
     under load: tests/integration/test_crash_durability.py, README "Durability"). Reads on
