@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.adapters import http1
 from app.core.ports import ChatCall, Completion, Delta, GatewayFailure, Probe
 
 
@@ -106,12 +107,12 @@ class _Reply:
 
     def __init__(
         self,
-        response: http.client.HTTPResponse,
-        connection: http.client.HTTPConnection,
-        give_back: Callable[[http.client.HTTPConnection], None],
+        response: http1.Response,
+        connection: http1.Connection,
+        give_back: Callable[[http1.Connection], None],
     ) -> None:
         self.response = response
-        self._connection: http.client.HTTPConnection | None = connection
+        self._connection: http1.Connection | None = connection
         self._give_back = give_back
 
     def read(self, limit: int | None = None) -> bytes:
@@ -134,27 +135,29 @@ class _Reply:
         connection, self._connection = self._connection, None
         if connection is None:
             return
-        if finished and not self.response.will_close:
+        if finished and self.response.finished and not self.response.will_close:
             self._give_back(connection)
         else:
             connection.close()
 
 
 class HttpGateway:
-    """Calls `<base_url>/<endpoint>` on keep-alive http.client connections, pooled per
-    upstream (requests cost ~4x the CPU per call here; bench/hotpath.py). HTTP(S) proxies
-    from the environment are honoured (read once per upstream); redirects never followed."""
+    """Calls `<base_url>/<endpoint>` on lean keep-alive connections (app/adapters/http1),
+    pooled per upstream (requests cost ~4x the CPU per call here, http.client ~1.5x;
+    bench/hotpath.py). HTTP(S) proxies from the environment are honoured (read once per
+    upstream); redirects never followed."""
 
     def __init__(self, key: str | None, connect_timeout_s: float, read_timeout_s: float) -> None:
         self._headers = {"Content-Type": "application/json"}
         if key:
             self._headers["Authorization"] = f"Bearer {key}"
+        self._heads: dict[tuple[str, str, str], bytes] = {}
         self._connect_timeout = connect_timeout_s
         self._read_timeout = read_timeout_s
         bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE")
         self._tls = ssl.create_default_context(cafile=bundle or None)
         self._origins: dict[str, tuple[_Origin, str]] = {}
-        self._idle: dict[_Origin, list[http.client.HTTPConnection]] = {}
+        self._idle: dict[_Origin, list[http1.Connection]] = {}
         self._lock = threading.Lock()
 
     def _origin(self, base_url: str) -> tuple[_Origin, str]:
@@ -178,32 +181,39 @@ class HttpGateway:
             found = self._origins[base_url] = (origin, parts.path.rstrip("/"))
         return found
 
-    def _connect(self, origin: _Origin) -> http.client.HTTPConnection:
-        if origin.proxy is not None:
-            via_scheme, via_host, via_port = origin.proxy
-            kind = (
-                http.client.HTTPSConnection if via_scheme == "https" else http.client.HTTPConnection
-            )
-            if origin.scheme == "https":
-                connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-                    via_host, via_port, timeout=self._connect_timeout, context=self._tls
-                )
-                connection.set_tunnel(origin.host, origin.port)
-            else:
-                connection = kind(via_host, via_port, timeout=self._connect_timeout)
-        elif origin.scheme == "https":
-            connection = http.client.HTTPSConnection(
-                origin.host, origin.port, timeout=self._connect_timeout, context=self._tls
-            )
+    def _connect(self, origin: _Origin) -> http1.Connection:
+        tls = self._tls if origin.scheme == "https" else None
+        if origin.proxy is None:
+            connection = http1.Connection(origin.host, origin.port, self._connect_timeout, tls)
         else:
-            connection = http.client.HTTPConnection(
-                origin.host, origin.port, timeout=self._connect_timeout
-            )
+            via_scheme, via_host, via_port = origin.proxy
+            if origin.scheme == "https":
+                # A CONNECT tunnel through the proxy, TLS with the upstream inside it.
+                connection = http1.Connection(
+                    via_host, via_port, self._connect_timeout, tls, (origin.host, origin.port)
+                )
+            else:
+                via_tls = self._tls if via_scheme == "https" else None
+                connection = http1.Connection(via_host, via_port, self._connect_timeout, via_tls)
         connection.connect()
         return connection
 
-    def _give_back(self, origin: _Origin) -> Callable[[http.client.HTTPConnection], None]:
-        def give_back(connection: http.client.HTTPConnection) -> None:
+    def _head(self, method: str, base_url: str, endpoint: str) -> tuple[_Origin, bytes]:
+        """The origin and the request head for `<base_url>/<endpoint>` (built once)."""
+        origin, prefix = self._origin(base_url)
+        key = (method, base_url, endpoint)
+        head = self._heads.get(key)
+        if head is None:
+            target = f"{prefix}/{endpoint}"
+            if origin.proxy is not None and origin.scheme == "http":
+                target = f"http://{origin.host}:{origin.port}{target}"
+            default_port = 443 if origin.scheme == "https" else 80
+            host = http1.host_header(origin.host, origin.port, default_port)
+            head = self._heads[key] = http1.request_head(method, target, host, self._headers)
+        return origin, head
+
+    def _give_back(self, origin: _Origin) -> Callable[[http1.Connection], None]:
+        def give_back(connection: http1.Connection) -> None:
             with self._lock:
                 idle = self._idle.setdefault(origin, [])
                 if len(idle) < MAX_IDLE_PER_ORIGIN:
@@ -218,10 +228,7 @@ class HttpGateway:
     ) -> _Reply:
         """One request on an idle connection, or a new one; a reused connection the server
         closed in the meantime is replaced once. Raises GatewayFailure."""
-        origin, prefix = self._origin(base_url)
-        path = f"{prefix}/{endpoint}"
-        if origin.proxy is not None and origin.scheme == "http":
-            path = f"http://{origin.host}:{origin.port}{path}"
+        origin, head = self._head(method, base_url, endpoint)
         for fresh in (False, True):
             connection = None
             if not fresh:
@@ -238,10 +245,8 @@ class HttpGateway:
             except OSError as exc:
                 raise GatewayFailure("connection_error", type(exc).__name__) from exc
             try:
-                if connection.sock is not None:
-                    connection.sock.settimeout(read_timeout)
-                connection.request(method, path, body, self._headers)
-                response = connection.getresponse()
+                connection.settimeout(read_timeout)
+                response = connection.request(method, head, body)
             except TimeoutError as exc:
                 connection.close()
                 raise GatewayFailure("timeout", "read timeout") from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import ssl
 import threading
 import time
 import weakref
@@ -14,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from opa_client.opa import OpaClient
 
+from app.adapters import http1
 from app.core.model_status import WindowState
 from app.core.ports import Evaluation, PolicyEngineUnavailable, Probe
 
@@ -39,7 +41,7 @@ def condense_trace(lines: list[str], full: bool) -> tuple[str, ...]:
     return tuple(kept)
 
 
-def _close_all(connections: list[http.client.HTTPConnection]) -> None:
+def _close_all(connections: list[http1.Connection]) -> None:
     for connection in list(connections):
         connection.close()
     connections.clear()
@@ -56,12 +58,18 @@ class OpaPolicyEngine:
         parts = urlsplit(url)
         self._base = url.rstrip("/")
         self._timeout = timeout_s
-        self._address = (parts.hostname or "127.0.0.1", parts.port or 8181, parts.scheme)
-        # Decisions (the hot path) go over keep-alive connections taken from a pool of idle
-        # ones and given back after each query: as many connections as queries in flight at
-        # once, at most MAX_IDLE kept between bursts (not one per thread or greenlet, which
-        # under gevent would be one per client connection). Dropping the engine closes them.
-        self._idle: list[http.client.HTTPConnection] = []
+        host = parts.hostname or "127.0.0.1"
+        port = parts.port or (443 if parts.scheme == "https" else 8181)
+        self._address = (host, port)
+        self._tls = ssl.create_default_context() if parts.scheme == "https" else None
+        self._host = http1.host_header(host, port, 443 if parts.scheme == "https" else 80)
+        self._heads: dict[str, bytes] = {}
+        # Decisions (the hot path) go over lean keep-alive connections (app/adapters/http1)
+        # taken from a pool of idle ones and given back after each query: as many connections
+        # as queries in flight at once, at most MAX_IDLE kept between bursts (not one per
+        # thread or greenlet, which under gevent would be one per client connection).
+        # Dropping the engine closes them.
+        self._idle: list[http1.Connection] = []
         self._idle_lock = threading.Lock()
         weakref.finalize(self, _close_all, self._idle)
         self._client = OpaClient(
@@ -97,16 +105,24 @@ class OpaPolicyEngine:
             metrics=metrics if isinstance(metrics, dict) else {},
         )
 
-    def _take(self, fresh: bool) -> http.client.HTTPConnection:
+    def _take(self, fresh: bool) -> http1.Connection:
         if not fresh:
             with self._idle_lock:
                 if self._idle:
                     return self._idle.pop()
-        host, port, scheme = self._address
-        kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-        return kind(host, port, timeout=self._timeout)
+        host, port = self._address
+        return http1.Connection(host, port, self._timeout, tls=self._tls)
 
-    def _give_back(self, connection: http.client.HTTPConnection) -> None:
+    def _head(self, path: str) -> bytes:
+        head = self._heads.get(path)
+        if head is None:
+            head = http1.request_head(
+                "POST", path, self._host, {"Content-Type": "application/json"}
+            )
+            self._heads[path] = head
+        return head
+
+    def _give_back(self, connection: http1.Connection) -> None:
         with self._idle_lock:
             if len(self._idle) < MAX_IDLE:
                 self._idle.append(connection)
@@ -119,8 +135,7 @@ class OpaPolicyEngine:
         for attempt in (1, 2):
             connection = self._take(fresh=attempt == 2)
             try:
-                connection.request("POST", path, payload, {"Content-Type": "application/json"})
-                response = connection.getresponse()
+                response = connection.request("POST", self._head(path), payload)
                 data = response.read()
             except (http.client.HTTPException, OSError) as exc:
                 connection.close()
