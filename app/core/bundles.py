@@ -52,10 +52,15 @@ def _add(tar: tarfile.TarFile, name: str, content: bytes) -> None:
 
 
 def build_bundle(revision: Revision, router_modules: Mapping[str, str]) -> Bundle:
-    """The revision as an OPA bundle (root `symphony`), byte-identical on every proxy."""
+    """The revision as an OPA bundle, byte-identical on every proxy.
+
+    Its one root is the whole tree (`""`): a sidecar that activated it refuses every REST
+    write of data or policy ("all paths owned by bundle"), and activation wipes anything
+    written before it, so policy reaches OPA only through Symphony. The decision-log mask
+    (policy/rego/logmask.rego, package system.log) travels in it with the router."""
     manifest = {
         "revision": revision.bundle_revision,
-        "roots": [BUNDLE_NAME],
+        "roots": [""],
         "metadata": {"symphony_revision": revision.number, "hash": revision.hash},
     }
     raw = io.BytesIO()

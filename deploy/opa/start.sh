@@ -3,9 +3,9 @@
 # as a bundle from the proxy at ${SYMPHONY_BUNDLE_URL:-http://$SYMPHONY_BIND} (long polling),
 # authenticated with the sidecar key (SYMPHONY_SIDECAR_KEY, else the file the proxy wrote:
 # ${SYMPHONY_DATA_DIR:-.data}/sidecar.key), keeps the last bundle in .run/<name>-persist for
-# restarts, and refuses every REST write (deploy/opa/authz). Decision logs go to the console,
-# masked and filtered by deploy/opa/logmask, i.e. to .run/<name>.log through the log sink
-# (appended, capped, rotated; docs/logs.md).
+# restarts, and refuses every REST write (the bundle owns every path). Decision logs go to the
+# console, masked and filtered by policy/rego/logmask.rego (shipped in the bundle), i.e. to
+# .run/<name>.log through the log sink (appended, capped, rotated; docs/logs.md).
 # `start` waits until OPA answers; `ready` also waits until the bundle is activated.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -46,8 +46,7 @@ case "${1:-start}" in
       --addr "$addr" --config-file deploy/opa/config.yaml \
       --set "services.symphony.url=${bundle_url%/}/opa" \
       --set "persistence_directory=${SYMPHONY_OPA_PERSIST_DIR:-$service_run_dir/$name-persist}" \
-      --set "labels.sidecar=$name" \
-      --authorization=basic deploy/opa/authz/authz.rego deploy/opa/logmask/mask.rego
+      --set "labels.sidecar=$name"
     echo "$name up on http://$addr, pulling from ${bundle_url%/}/opa (log: $service_run_dir/$name.log)"
     ;;
   ready)

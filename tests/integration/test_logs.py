@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ from typing import Any
 import pytest
 import requests
 
+from app.adapters.opa_check import read_router_modules
+from app.core.bundles import build_bundle
+from app.core.revisions import Revision
 from tests.support.processes import ROOT, VENV_BIN, free_port, wait_until_up
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -41,20 +45,43 @@ PERSONAL_INPUT = {
 }
 
 
+def example_bundle() -> bytes:
+    """The bundle a proxy serves for the example policy (router, decision-log mask, document)."""
+    revision = Revision(
+        number=1,
+        hash="0" * 64,
+        document=json.loads((ROOT / "policy" / "examples" / "default.json").read_text()),
+        guards={},
+        tests={},
+        created_by="test",
+        created_at=datetime.now(UTC),
+        request_id="test",
+        reason=None,
+        source="test",
+        parent=None,
+    )
+    return build_bundle(revision, read_router_modules(ROOT / "policy" / "rego")).data
+
+
 class BundleService:
-    """A stand-in for the proxy's bundle endpoint: records each Authorization header, has
-    no bundle (404), so OPA serves with no policy loaded."""
+    """A stand-in for the proxy's bundle endpoint: records each Authorization header and
+    serves the example policy's bundle (the decision-log mask travels in it)."""
 
     def __init__(self) -> None:
         self.authorizations: list[str | None] = []
         seen = self.authorizations
+        bundle = example_bundle()
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
                 seen.append(self.headers.get("Authorization"))
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                found = self.command == "GET" and self.path.endswith("/symphony.tar.gz")
+                self.send_response(200 if found else 204)
+                self.send_header("Content-Length", str(len(bundle) if found else 0))
                 self.end_headers()
+                if found:
+                    self.wfile.write(bundle)
 
             do_GET = do_POST = _answer
 
@@ -114,8 +141,9 @@ class Sidecar:
         )
 
     def start(self) -> None:
-        done = self.script("start")
-        assert done.returncode == 0, done.stdout + done.stderr
+        for action in ("start", "ready"):
+            done = self.script(action)
+            assert done.returncode == 0, done.stdout + done.stderr
 
     def stop(self) -> None:
         self.script("stop")
@@ -180,7 +208,14 @@ def test_the_decision_log_is_masked_kept_across_a_restart_and_polls_are_dropped(
         "roles": ["router"],
         "team": "platform",
     }
-    assert sorted(entry["masked"]) == ["/input/client/name", "/input/request/model"]
+    # The decision's reason names the model the client asked for: masked there too.
+    assert sorted(entry["masked"]) == [
+        "/input/client/name",
+        "/input/request/model",
+        "/result/reasons/0/detail",
+        "/result/reasons/0/model",
+    ]
+    assert entry["result"]["reasons"][0]["model"] == "[REDACTED_EMAIL] [REDACTED_NUMBER]"
     text = sidecar.log.read_text()
     assert "example.com" not in text and "4111 1111" not in text
     assert poll not in text

@@ -179,10 +179,24 @@ def test_a_sidecar_without_a_bundle_answers_no_decision(
 
 def test_opa_rest_writes_are_refused(client: FlaskClient, opa: Service) -> None:
     before = plan(client, {"task": "qa", "loa": 1})[1]["decision"]
-    data = requests.put(f"{opa.url}/v1/data/symphony/policy", json={}, timeout=5)
-    module = requests.put(f"{opa.url}/v1/policies/x", data=GUARD, timeout=5)
-    deleted = requests.delete(f"{opa.url}/v1/data/symphony", timeout=5)
-    assert (data.status_code, module.status_code, deleted.status_code) == (401, 401, 401)
+    # The bundle owns every path: the router's data, anything beside it, the policies, and
+    # the decision-log mask (an unmasked audit trail would leak what the mask hides).
+    writes = [
+        requests.put(f"{opa.url}/v1/data/symphony/policy", json={}, timeout=5),
+        requests.put(f"{opa.url}/v1/data/elsewhere", json={"x": 1}, timeout=5),
+        requests.patch(
+            f"{opa.url}/v1/data", json=[{"op": "add", "path": "/x", "value": 1}], timeout=5
+        ),
+        requests.put(f"{opa.url}/v1/policies/x", data=GUARD, timeout=5),
+        requests.put(
+            f"{opa.url}/v1/policies/mask", data="package system.log\n\nmask := []\n", timeout=5
+        ),
+        requests.delete(f"{opa.url}/v1/data/symphony", timeout=5),
+        requests.delete(f"{opa.url}/v1/policies/symphony/policy/rego/logmask.rego", timeout=5),
+    ]
+    assert [write.status_code for write in writes] == [400] * len(writes)
+    # "all paths owned by bundle ...", "can't write to document root with bundle roots ..."
+    assert all("bundle" in write.json()["message"] for write in writes)
     assert plan(client, {"task": "qa", "loa": 1})[1]["decision"] == before
 
 

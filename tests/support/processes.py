@@ -156,7 +156,8 @@ def start_opa(
     wait: bool = True,
 ) -> Service:
     """The real OPA sidecar as deploy/opa runs it: pulls its bundle from `bundle_url` (a
-    proxy's base URL), REST writes locked down; ready once the bundle is activated."""
+    proxy's base URL; the bundle owns every path, so REST writes are refused); ready once the
+    bundle is activated."""
     port = port or free_port()
     persist = persist_dir or (log_dir / f"{name}-{port}-persist")
     service = spawn(
@@ -177,9 +178,6 @@ def start_opa(
             f"persistence_directory={persist}",
             "--set",
             f"labels.sidecar={name}",
-            "--authorization=basic",
-            str(ROOT / "deploy" / "opa" / "authz" / "authz.rego"),
-            str(ROOT / "deploy" / "opa" / "logmask" / "mask.rego"),
         ],
         port,
         log_dir,

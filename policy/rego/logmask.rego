@@ -1,7 +1,7 @@
 # METADATA
 # title: Decision-log masking and dropping
 # description: >-
-#   Loaded beside deploy/opa/authz by `opa run` and named in
+#   Shipped in every bundle with the router and named in
 #   deploy/opa/config.yaml (decision_logs.mask_decision and drop_decision).
 #   OPA evaluates both with each decision-log event as input, before the event
 #   is written to the console (the audit trail in .run/<name>.log). `mask`
