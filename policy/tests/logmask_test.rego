@@ -111,6 +111,8 @@ _samples := {
 	"authorization: bearer eyJhbGciOiJIUzI1NiJ9.x": "authorization: Bearer [REDACTED_SECRET]",
 	"keys sk-proj-AbC123xyz_987 gho_16charactersXYZ": "keys [REDACTED_SECRET] [REDACTED_SECRET]",
 	"pat github_pat_11ABCDEFG0": "pat [REDACTED_SECRET]",
+	# JSON escapes <, > and & (the prefilter reads the JSON text): what it matches stays whole.
+	"<b>x@y.io</b> & 4111111111111111": "<b>[REDACTED_EMAIL]</b> & [REDACTED_NUMBER]",
 	"a\n-----BEGIN RSA PRIVATE KEY-----\nMIIE 4111111111111111\n-----END RSA PRIVATE KEY-----\nb": "a\n[REDACTED_PEM]\nb",
 }
 
