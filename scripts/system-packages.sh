@@ -5,8 +5,8 @@
 #   fleet  Redis and PostgreSQL (shared counters and store of `fleet-up`)
 #   ops    Prometheus with promtool, Alertmanager with amtool (`symphony-slos`, the alert
 #          tests, the incident loop)
-#   test   everything above, plus Chromium and chromium-driver for the browser tests, and
-#          wrk for the benchmarks
+#   test   everything above, plus Chromium and chromium-driver for the browser tests, wrk
+#          for the benchmarks and openssl for a test certificate
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=lib/phase.sh
@@ -44,6 +44,8 @@ fi
 if [ -n "$want_browser" ]; then
   # wrk: the load generator of the benchmarks (bench/hotpath.py, bench/memory.py).
   command -v wrk >/dev/null 2>&1 || need+=(wrk)
+  # openssl: the self-signed certificate of the TLS client test (tests/unit/test_http1.py).
+  command -v openssl >/dev/null 2>&1 || need+=(openssl)
   [ -x /usr/bin/chromium ] || need+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 fi

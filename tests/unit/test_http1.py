@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import http.client
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -265,3 +268,47 @@ def test_host_header_names_the_port_only_when_not_the_default() -> None:
     assert http1.host_header("a.test", 80, 80) == "a.test"
     assert http1.host_header("a.test", 8080, 80) == "a.test:8080"
     assert http1.host_header("::1", 8181, 80) == "[::1]:8181"
+
+
+def test_tls_checks_the_certificate_and_the_host_name(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_side.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            try:
+                with server_side.wrap_socket(conn, server_side=True) as tls:
+                    request = b""
+                    while not request.endswith(b"\r\n\r\n"):
+                        request += tls.recv(4096)
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
+            except (ssl.SSLError, OSError):
+                continue  # the client refused the certificate
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    trusted = ssl.create_default_context(cafile=str(cert))
+    head = http1.request_head("GET", "/", "localhost", {})
+    connection = http1.Connection("localhost", port, 5.0, tls=trusted)
+    assert connection.request("GET", head, None).read() == b"secret"
+    connection.close()
+    # The system's roots do not know the certificate: the handshake fails, nothing is read.
+    stranger = http1.Connection("localhost", port, 5.0, tls=ssl.create_default_context())
+    with pytest.raises(ssl.SSLCertVerificationError):
+        stranger.connect()
+    stranger.close()
+    thread.join(timeout=5)
+    listener.close()
