@@ -102,7 +102,7 @@ lint:
     {{regal}} lint policy/
     amtool check-config deploy/alertmanager/alertmanager.yml
 
-# Rego unit tests, 95% coverage required: the router and the decision-log mask.
+# Rego unit tests, 95% coverage required: the router, the decision-log mask, the REST lock-down.
 opa-test:
     {{opa}} test policy/rego policy/tests --coverage --threshold 95 --format json \
       | python3 -c 'import json,sys; print("rego coverage: %.2f%%" % json.load(sys.stdin)["coverage"])'

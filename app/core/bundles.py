@@ -57,7 +57,8 @@ def build_bundle(revision: Revision, router_modules: Mapping[str, str]) -> Bundl
     Its one root is the whole tree (`""`): a sidecar that activated it refuses every REST
     write of data or policy ("all paths owned by bundle"), and activation wipes anything
     written before it, so policy reaches OPA only through Symphony. The decision-log mask
-    (policy/rego/logmask.rego, package system.log) travels in it with the router."""
+    (policy/rego/logmask.rego, package system.log) travels in it with the router, and the
+    REST lock-down for sidecars still started with --authorization=basic (authz.rego)."""
     manifest = {
         "revision": revision.bundle_revision,
         "roots": [""],

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import requests
+from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
@@ -22,7 +23,7 @@ from tests.support.processes import (
     tool,
     wait_until_up,
 )
-from tests.support.served import with_sidecar
+from tests.support.served import serve, with_sidecar
 
 
 def plan(client: FlaskClient, body: Any, query: str = "") -> tuple[int, dict[str, Any]]:
@@ -198,6 +199,23 @@ def test_opa_rest_writes_are_refused(client: FlaskClient, opa: Service) -> None:
     # "all paths owned by bundle ...", "can't write to document root with bundle roots ..."
     assert all("bundle" in write.json()["message"] for write in writes)
     assert plan(client, {"task": "qa", "loa": 1})[1]["decision"] == before
+
+
+def test_a_sidecar_started_with_basic_authorization_keeps_answering(
+    app: Flask, opa_port: int, logs_dir: Path
+) -> None:
+    # A sidecar started as earlier releases did (`--authorization=basic`) pulling from an
+    # upgraded proxy: activation erases the policies it loaded itself; the bundle's own
+    # system.authz keeps it answering (without it: 500 on every call) and refusing writes.
+    with serve(app) as url:
+        old = start_opa(logs_dir, url, port=opa_port, extra_args=["--authorization=basic"])
+        try:
+            status, body = plan(signed_in(app), {"task": "qa", "loa": 1})
+            assert status == 200 and body["decision"]["allow"] is True
+            write = requests.put(f"{old.url}/v1/data/elsewhere", json={"x": 1}, timeout=5)
+            assert write.status_code == 401
+        finally:
+            old.stop()
 
 
 def test_a_sidecar_answering_garbage_fails_closed(

@@ -154,6 +154,7 @@ def start_opa(
     name: str = "opa",
     persist_dir: Path | None = None,
     wait: bool = True,
+    extra_args: Sequence[str] = (),
 ) -> Service:
     """The real OPA sidecar as deploy/opa runs it: pulls its bundle from `bundle_url` (a
     proxy's base URL; the bundle owns every path, so REST writes are refused); ready once the
@@ -178,6 +179,7 @@ def start_opa(
             f"persistence_directory={persist}",
             "--set",
             f"labels.sidecar={name}",
+            *extra_args,
         ],
         port,
         log_dir,
