@@ -149,31 +149,29 @@ class Response:
         return data
 
     def readline(self) -> bytes:
-        """The next line of the body with its line end; b"" at the end."""
-        if self._done:
-            return b""
-        if not self._chunked:
-            if self._left is None:
-                line = self._line()
-                self._done = not line
-                return line
-            line = self._fp.readline(min(self._left, MAX_LINE))
-            if not line:
-                raise http.client.IncompleteRead(b"", self._left)
-            self._left -= len(line)
-            self._done = self._left == 0
-            return bytes(line)
+        """The next line of the body with its line end, however long; b"" at the end."""
         parts: list[bytes] = []
-        while True:
-            if self._chunk_left == 0 and not self._next_chunk():
-                break
-            piece: bytes = self._fp.readline(min(self._chunk_left, MAX_LINE))
+        while not self._done:
+            if self._chunked:
+                if self._chunk_left == 0 and not self._next_chunk():
+                    break
+                room = self._chunk_left
+            else:
+                room = MAX_LINE if self._left is None else self._left
+            piece: bytes = self._fp.readline(min(room, MAX_LINE))
             if not piece:
-                raise http.client.IncompleteRead(b"".join(parts), self._chunk_left)
-            self._chunk_left -= len(piece)
-            if self._chunk_left == 0:
-                self._end_chunk()
+                if self._left is None and not self._chunked:
+                    self._done = True  # the server closed: the body ends here
+                    break
+                raise http.client.IncompleteRead(b"".join(parts), room)
             parts.append(piece)
+            if self._chunked:
+                self._chunk_left -= len(piece)
+                if self._chunk_left == 0:
+                    self._end_chunk()
+            elif self._left is not None:
+                self._left -= len(piece)
+                self._done = self._left == 0
             if piece.endswith(b"\n"):
                 break
         return b"".join(parts)

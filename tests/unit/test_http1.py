@@ -158,6 +158,26 @@ def test_close_delimited_and_http_1_0_answers_close_the_connection(
     assert one.requests[0] == b"GET / HTTP/1.1\r\nHost: h\r\n\r\n"
 
 
+@pytest.mark.parametrize("framing", ["length", "close", "chunked"])
+def test_lines_longer_than_a_header_line_come_whole(server: list[Scripted], framing: str) -> None:
+    long_line = b"data: " + b"x" * 140_000 + b"\n"
+    body = long_line + b"end\n"
+    head = {
+        "length": b"Content-Length: %d\r\n" % len(body),
+        "close": b"Connection: close\r\n",
+        "chunked": b"Transfer-Encoding: chunked\r\n",
+    }[framing]
+    if framing == "chunked":
+        body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    one = scripted(server, b"HTTP/1.1 200 OK\r\n" + head + b"\r\n" + body)
+    connection = http1.Connection("127.0.0.1", one.port, 5.0)
+    answer = connection.request("POST", HEAD, b"")
+    assert answer.readline() == long_line
+    assert answer.readline() == b"end\n"
+    assert answer.readline() == b"" and answer.finished
+    connection.close()
+
+
 def test_connection_close_header_and_interim_answer(server: list[Scripted]) -> None:
     one = scripted(
         server,
