@@ -10,7 +10,13 @@ the ratios the targets are stated in: Symphony's added latency at concurrency 1 
 LiteLLM's (both over the direct upstream), and its throughput at concurrency 8 against
 LiteLLM's.
 
-Run: `python bench/hotpath.py [--requests N] [--no-litellm]`.
+Concurrency 1 is measured in rounds (three by default): each round runs every target once,
+one after the other, and a target's figure is the median of its rounds. Latencies of a few
+milliseconds move with whatever else the machine does for a few seconds; interleaving puts
+every target under the same conditions, and the ratio of each round is printed too, so the
+spread is visible rather than one lucky or unlucky window deciding the ratio.
+
+Run: `python bench/hotpath.py [--seconds S] [--rounds N] [--no-litellm]`.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -142,17 +149,26 @@ def wrk(target: Target, connections: int, seconds: float, script_dir: Path) -> F
     return Figures(_ms(p50.group(1)), _ms(p99.group(1)), float(rate.group(1)))
 
 
-def measure(target: Target, seconds: float, script_dir: Path) -> tuple[Figures, Figures]:
-    """Check one answer, warm up, then (concurrency 1, concurrency 8), non-streaming."""
+def warm(target: Target, script_dir: Path) -> None:
+    """Check the answers (non-streaming) and warm the target up."""
     run(target, 20, 1, False)
     wrk(target, 8, 1, script_dir)
-    return wrk(target, 1, seconds, script_dir), wrk(target, 8, seconds, script_dir)
+
+
+def median_figures(rounds: Sequence[Figures]) -> Figures:
+    """Each figure's median over the rounds."""
+    return Figures(
+        statistics.median(r.p50_ms for r in rounds),
+        statistics.median(r.p99_ms for r in rounds),
+        statistics.median(r.rate for r in rounds),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Start everything, measure every target, print the table and the ratios."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="per target and concurrency")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per target and measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="concurrency-1 rounds")
     parser.add_argument("--no-litellm", action="store_true")
     args = parser.parse_args(argv)
     rows: dict[str, tuple[Figures, Figures]] = {}
@@ -211,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ),
             ]
             for target in targets:
-                rows[target.name] = measure(target, args.seconds, work)
+                warm(target, work)
             opa_input = recorded_input(proxy.url)
             opa_target = Target(
                 "OPA alone, router decision",
@@ -220,18 +236,27 @@ def main(argv: Sequence[str] | None = None) -> int:
                 b"",
                 _check_ok,
             )
-            rows[opa_target.name] = measure(opa_target, args.seconds, work)
-            notes.append(
-                f"OPA's own eval timer, p50: {opa_eval_ms(opa.url, opa_input, 300):.2f} ms"
-            )
             floor_target = Target(
                 "floor: Flask + 1 trivial OPA query", f"{floor.url}/floor", {}, b"", _check_ok
             )
-            rows[floor_target.name] = measure(floor_target, args.seconds, work)
+            targets += [opa_target, floor_target]
+            for target in (opa_target, floor_target):
+                warm(target, work)
+            notes.append(
+                f"OPA's own eval timer, p50: {opa_eval_ms(opa.url, opa_input, 300):.2f} ms"
+            )
+            ones: dict[str, list[Figures]] = {target.name: [] for target in targets}
+            for _ in range(args.rounds):
+                for target in targets:
+                    ones[target.name].append(wrk(target, 1, args.seconds, work))
+            for target in targets:
+                eight = wrk(target, 8, args.seconds, work)
+                rows[target.name] = (median_figures(ones[target.name]), eight)
         finally:
             for service in reversed(services):
                 service.stop()
     print("Hot path, loopback, stand-in upstream answering at once; non-streaming")
+    print(f"concurrency 1: median of {args.rounds} interleaved rounds of {args.seconds:g} s")
     print(f"{'':36} {'c=1 p50 ms':>11} {'c=1 p99 ms':>11} {'c=8 req/s':>10}")
     for name, (one, eight) in rows.items():
         print(f"{name:36} {one.p50_ms:>11.2f} {one.p99_ms:>11.2f} {eight.rate:>10.0f}")
@@ -248,6 +273,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"ratio, added latency (Symphony / LiteLLM, target <= 0.20): "
             f"{added_ours / added_theirs:.2f}"
+        )
+        per_round = [
+            (mine.p50_ms - base.p50_ms, other.p50_ms - base.p50_ms)
+            for mine, other, base in zip(
+                ones["Symphony /v1/chat/completions"],
+                ones["LiteLLM /v1/chat/completions"],
+                ones["direct upstream"],
+                strict=True,
+            )
+        ]
+        print(
+            "  each round (Symphony / LiteLLM added ms): "
+            + ", ".join(f"{a / b:.2f} ({a:.2f} / {b:.2f})" for a, b in per_round)
         )
         print(
             f"ratio, throughput at c=8 (Symphony / LiteLLM, target >= 5): "
