@@ -17,13 +17,15 @@ first_match(rules, request) := rules[indexes[0]] if {
 	task := request.task
 	loa := request.loa
 	risk := request.risk
+
+	# Each field read by path, match or field missing giving the default: one
+	# call per check, and most rules fail at the first.
 	indexes := [i |
 		some i, rule in rules
-		match := object.get(rule, "match", {})
-		object.get(match, "task", task) == task
-		loa <= object.get(match, "loa", loa)
-		object.get(match, "risk", risk) == risk
-		every tool in object.get(match, "requires_tools", []) {
+		object.get(rule, ["match", "task"], task) == task
+		loa <= object.get(rule, ["match", "loa"], loa)
+		object.get(rule, ["match", "risk"], risk) == risk
+		every tool in object.get(rule, ["match", "requires_tools"], []) {
 			tool in request.requires_tools
 		}
 	]
