@@ -22,6 +22,7 @@ from alembic.script import ScriptDirectory
 from app.adapters.opa_check import OpaCompiler, read_router_modules
 from app.adapters.sql.controls import SqlControls
 from app.adapters.sql.database import MIGRATIONS, database_url, migrate, open_engine
+from app.adapters.sql.records import SqlDecisionRecords
 from app.adapters.sql.revisions import SqlRevisionStore
 from app.adapters.sql.run_reports import RunReportNotStored, SqlRunReports
 from app.adapters.sql.sidecars import SqlSidecarStatuses
@@ -29,6 +30,7 @@ from app.adapters.sql.tables import metadata
 from app.core.bundles import SidecarStatus
 from app.core.policy_document import PolicyValidator
 from app.core.policy_service import PolicyService
+from app.core.records import DecisionRecord
 from app.core.revisions import Draft, Revision, StaleRevision, content_hash
 from tests.support.postgres import Postgres, running_postgres
 from tests.support.processes import ROOT, tool
@@ -620,3 +622,44 @@ def test_the_old_kill_switch_file_is_carried_over_once(migrated: sa.Engine, tmp_
     assert not old.exists() and old.with_suffix(".json.migrated").exists()
     controls.import_file(old)  # nothing left to import
     assert controls.kill_switch() is True
+
+
+def test_decision_records_are_written_a_chunk_to_a_transaction_and_once_each(
+    migrated: sa.Engine,
+) -> None:
+    sizes: list[int] = []
+
+    @sa.event.listens_for(migrated, "before_cursor_execute")
+    def count(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT") and "decision_records" in statement:
+            sizes.append(len(params) if many else 1)
+
+    batches: list[list[str]] = []
+    records = SqlDecisionRecords(
+        migrated, interval_s=3600, on_written=lambda b: batches.append([r.decision_id for r in b])
+    )
+
+    def record(decision_id: str) -> DecisionRecord:
+        result = {"allow": True, "model": "m", "rule": "r", "denial": None}
+        return DecisionRecord(decision_id, time.time(), "plan", None, "r1-x", 1, {"n": 1}, result)
+
+    ids = [str(uuid.uuid4()) for _ in range(2 * SqlDecisionRecords.CHUNK + 5)]
+    for decision_id in ids:
+        records.add(record(decision_id))
+    records.flush()
+    # Every record written, no transaction holding more than a chunk of them, the shadow
+    # runner called once with the whole interval in order.
+    assert sum(sizes) == len(ids) and max(sizes) == SqlDecisionRecords.CHUNK
+    assert len(sizes) == 3 and batches == [ids]
+    assert records.pending() == 0 and records.written == len(ids)
+    # A record already stored is skipped, not an error that would keep the queue stuck.
+    again, fresh = record(ids[0]), record(str(uuid.uuid4()))
+    records.add(again)
+    records.add(fresh)
+    records.flush()
+    assert records.pending() == 0
+    with migrated.connect() as conn:
+        stored = conn.execute(sa.text("SELECT decision_id FROM decision_records")).scalars().all()
+    assert sorted(stored) == sorted([*ids, fresh.decision_id])
+    found = records.get(ids[-1])
+    assert found is not None and found.input == {"n": 1} and found.result["model"] == "m"

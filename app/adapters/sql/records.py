@@ -1,23 +1,29 @@
 """Decision records in the SQL store, written in batches by one background thread.
 
 `add` only appends to a bounded in-memory queue; a thread writes the queue every
-`interval_s` (0.5 s) in one transaction. A crash loses at most the records of the last
-interval; a queue over `max_pending` (a store that cannot keep up) drops its oldest records
-and counts them (`dropped`). Reads of this proxy see its own queued records at once.
+`interval_s` (0.5 s), CHUNK records to a transaction with a yield between two (one
+transaction for an interval's records held the gevent worker's only thread for ~6 ms at
+500 requests/s: the tail of every request that arrived meanwhile). A crash loses at most
+the records of the last interval; a queue over `max_pending` (a store that cannot keep up)
+drops its oldest records and counts them (`dropped`). Reads of this proxy see its own
+queued records at once.
 """
 
 from __future__ import annotations
 
 import atexit
+import itertools
 import json
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from app.adapters.sql.revisions import utc
 from app.adapters.sql.tables import decision_records
@@ -60,8 +66,23 @@ def _text(value: Any, limit: int = 128) -> str | None:
     return str(value)[:limit] if value is not None else None
 
 
+YIELD_S = 0.001
+"""The pause between two chunks of a flush."""
+
+
+def _insert_new(engine: sa.Engine) -> Any:
+    """INSERT that skips rows whose decision_id is stored already (SQLite or PostgreSQL)."""
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(decision_records).on_conflict_do_nothing(
+            index_elements=[decision_records.c.decision_id]
+        )
+    return sa.insert(decision_records).prefix_with("OR IGNORE", dialect="sqlite")
+
+
 class SqlDecisionRecords:
     """The batched writer and the reader of decision records."""
+
+    CHUNK = 32
 
     def __init__(
         self,
@@ -79,6 +100,8 @@ class SqlDecisionRecords:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._on_written = on_written
+        # A record already stored (written again after a flush that failed late) is skipped.
+        self._insert = _insert_new(engine)
         self.dropped = 0
         self.written = 0
 
@@ -106,32 +129,42 @@ class SqlDecisionRecords:
                 log.exception("writing decision records failed; retrying")
 
     def flush(self) -> None:
-        """Write what is queued now, in one transaction."""
+        """Write what is queued now, CHUNK records to a transaction."""
         with self._flushing:
             self._flush()
 
     def _flush(self) -> None:
         with self._lock:
-            batch = list(self._pending)
-        if not batch:
-            return
+            left = len(self._pending)
+        written: list[DecisionRecord] = []
+        try:
+            while left > 0:
+                with self._lock:
+                    chunk = list(itertools.islice(self._pending, min(left, self.CHUNK)))
+                if not chunk:
+                    break
+                self._write(chunk)
+                with self._lock:
+                    # Only the records just written leave the queue: an overflow may have
+                    # dropped some of them from its head meanwhile.
+                    done = {id(record) for record in chunk}
+                    while self._pending and id(self._pending[0]) in done:
+                        self._pending.popleft()
+                    self.written += len(chunk)
+                written += chunk
+                left -= len(chunk)
+                if left > 0:
+                    # Requests in flight run between two chunks: under gevent the worker's
+                    # one thread polls its sockets during the pause (sleep(0) would only run
+                    # greenlets already ready, not those whose answer has just arrived).
+                    time.sleep(YIELD_S)
+        finally:
+            if written and self._on_written is not None:
+                self._on_written(written)
+
+    def _write(self, chunk: list[DecisionRecord]) -> None:
         with self._engine.begin() as conn:
-            known = set(
-                conn.execute(
-                    sa.select(decision_records.c.decision_id).where(
-                        decision_records.c.decision_id.in_([r.decision_id for r in batch])
-                    )
-                ).scalars()
-            )
-            fresh = [r for r in batch if r.decision_id not in known]
-            if fresh:
-                conn.execute(sa.insert(decision_records), [_row(r) for r in fresh])
-        with self._lock:
-            for _ in range(min(len(batch), len(self._pending))):
-                self._pending.popleft()
-            self.written += len(batch)
-        if self._on_written is not None:
-            self._on_written(batch)
+            conn.execute(self._insert, [_row(r) for r in chunk])
 
     def pending(self) -> int:
         """Records queued and not yet written."""
