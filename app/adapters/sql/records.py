@@ -1,7 +1,7 @@
 """Decision records in the SQL store, written in batches by one background thread.
 
 `add` only appends to a bounded in-memory queue; a thread writes the queue every
-`interval_s` (0.5 s), CHUNK records to a transaction with a yield between two (one
+`interval_s` (0.5 s), CHUNK records to a transaction with a 1 ms pause between two (one
 transaction for an interval's records held the gevent worker's only thread for ~6 ms at
 500 requests/s: the tail of every request that arrived meanwhile). A crash loses at most
 the records of the last interval; a queue over `max_pending` (a store that cannot keep up)
@@ -66,10 +66,6 @@ def _text(value: Any, limit: int = 128) -> str | None:
     return str(value)[:limit] if value is not None else None
 
 
-YIELD_S = 0.001
-"""The pause between two chunks of a flush."""
-
-
 def _insert_new(engine: sa.Engine) -> Any:
     """INSERT that skips rows whose decision_id is stored already (SQLite or PostgreSQL)."""
     if engine.dialect.name == "postgresql":
@@ -83,6 +79,9 @@ class SqlDecisionRecords:
     """The batched writer and the reader of decision records."""
 
     CHUNK = 32
+    """Records written in one transaction."""
+    PAUSE_S = 0.001
+    """The pause between two chunks of a flush."""
 
     def __init__(
         self,
@@ -157,7 +156,7 @@ class SqlDecisionRecords:
                     # Requests in flight run between two chunks: under gevent the worker's
                     # one thread polls its sockets during the pause (sleep(0) would only run
                     # greenlets already ready, not those whose answer has just arrived).
-                    time.sleep(YIELD_S)
+                    time.sleep(self.PAUSE_S)
         finally:
             if written and self._on_written is not None:
                 self._on_written(written)
