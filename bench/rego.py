@@ -143,6 +143,7 @@ def start_sidecar(proxy: Service, logs: Path, flags: list[str], gogc: str) -> Se
             "run",
             "--server",
             "--skip-version-check",
+            "--log-level=error",
             "--addr",
             f"127.0.0.1:{port}",
             "--config-file",

@@ -169,6 +169,7 @@ def start_opa(
             "--server",
             "--skip-version-check",
             "--optimize-store-for-read-speed",
+            "--log-level=error",
             "--addr",
             f"127.0.0.1:{port}",
             "--config-file",
