@@ -78,7 +78,10 @@ class SqlRunReports:
     MAX_QUEUED = 4096
     STALL_S = 5.0
     RETRY_MAX_S = 2.0
-    GATHER_S = 0.005
+    # A commit (SQLAlchemy and SQLite/PostgreSQL, ~0.3 ms) holds the event loop; one per
+    # 25 ms instead of 5 ms is a fifth of them at any load (c=1 /v1 p50 -0.03 to -0.15 ms,
+    # A/B side by side), for a window of a few tens of ms more.
+    GATHER_S = 0.025
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
