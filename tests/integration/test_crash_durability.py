@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 
 # The documented bound (README "Durability"): a crash loses at most the reports of runs
-# answered in the last second before it (in practice one commit: a few milliseconds).
+# answered in the last second before it (in practice a commit or two: tens of milliseconds).
 WINDOW_S = 1.0
 
 
