@@ -158,7 +158,7 @@ def start_sidecar(proxy: Service, logs: Path, flags: list[str], gogc: str) -> Se
         ],
         port,
         logs,
-        env={"GOGC": gogc, "SYMPHONY_SIDECAR_KEY": SIDECAR_KEY},
+        env={"GOGC": gogc, "GOMAXPROCS": "1", "SYMPHONY_SIDECAR_KEY": SIDECAR_KEY},
     )
     return service.ready("/health?bundles", timeout_s=30)
 

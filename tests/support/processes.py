@@ -143,8 +143,9 @@ def spawn(
     return Service(name, proc, port, log_path)
 
 
-# As deploy/opa/start.sh runs OPA: a lazier garbage collector (OPA's heap is small).
-OPA_ENV = {"GOGC": "400"}
+# As deploy/opa/start.sh runs OPA: a lazier garbage collector (OPA's heap is small) and one
+# processor (a sidecar serves one proxy worker).
+OPA_ENV = {"GOGC": "400", "GOMAXPROCS": "1"}
 
 
 def start_opa(
