@@ -33,6 +33,7 @@ from tests.support.jira_standin import JiraStandIn
 from tests.support.keys import KEY_SETTINGS, bearer, signed_in
 from tests.support.processes import Service, free_port
 from tests.support.served import serve
+from tests.support.waiting import eventually
 
 ALERTMANAGER_KEY = "sym_test-alertmanager-0123456789abcdefghijklmnopqrstuvwxyz"
 FINGERPRINT = "3f1c2b4a5d6e7f80"
@@ -157,17 +158,6 @@ def loop(tmp_path: Path, logs_dir: Path) -> Iterator[Loop]:
         jira.stop()
 
 
-def eventually(check: Any, timeout_s: float = 30.0, what: str = "condition") -> Any:
-    """Poll `check` until it returns something truthy."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not met after {timeout_s}s")
-
-
 # ---- the lifecycle ---------------------------------------------------------------------------
 
 
@@ -239,7 +229,7 @@ def test_alerts_sent_by_a_real_alertmanager_reach_the_receiver_with_its_key(loop
         "startsAt": datetime.now(UTC).isoformat(),
     }
     post_alerts(loop.alertmanager.url, [alert])
-    (incident,) = eventually(lambda: loop.incidents("open"), what="the incident")
+    (incident,) = eventually(lambda: loop.incidents("open"), timeout_s=30.0, what="the incident")
     assert incident["alertname"] == "PolicyEngineDown"
     loop.worker.drain()
     assert len(loop.github.issues) == 1
@@ -247,12 +237,14 @@ def test_alerts_sent_by_a_real_alertmanager_reach_the_receiver_with_its_key(loop
     assert loop.jira.issues["OPS-1"].fields["priority"]["name"] == "Highest"
     assert silences(loop.alertmanager.url) == []  # only warnings are muted
     # Alertmanager repeats the notification (repeat_interval 4 s): comments, no new ticket.
-    eventually(lambda: loop.incidents("open")[0]["notifications"] >= 2, what="a repeat")
+    eventually(
+        lambda: loop.incidents("open")[0]["notifications"] >= 2, timeout_s=30.0, what="a repeat"
+    )
     loop.worker.drain()
     assert len(loop.github.issues) == 1 and len(loop.github.issue_comments(1)) >= 1
     # Prometheus ends the alert: Alertmanager sends it resolved, the issue is closed.
     post_alerts(loop.alertmanager.url, [{**alert, "endsAt": datetime.now(UTC).isoformat()}])
-    eventually(lambda: loop.incidents("resolved"), what="the resolution")
+    eventually(lambda: loop.incidents("resolved"), timeout_s=30.0, what="the resolution")
     loop.worker.drain()
     assert loop.github.issues[1].state == "closed"
     assert loop.jira.issues["OPS-1"].status == "Done"
@@ -270,7 +262,7 @@ def test_a_silenced_alert_that_ends_is_resolved_by_reconciliation(loop: Loop) ->
         "startsAt": datetime.now(UTC).isoformat(),
     }
     post_alerts(loop.alertmanager.url, [alert])
-    eventually(lambda: loop.incidents("open"), what="the incident")
+    eventually(lambda: loop.incidents("open"), timeout_s=30.0, what="the incident")
     loop.worker.drain()
     assert len(silences(loop.alertmanager.url)) == 1
     # Muted: Alertmanager will not notify the resolution. It drops the alert once resolved.

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
@@ -38,24 +37,13 @@ from tests.support.jira_standin import JiraStandIn
 from tests.support.keys import api
 from tests.support.processes import Service, free_port, start_proxy
 from tests.support.stack import proxy_env, running_stack
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
-T = TypeVar("T")
 ALERTMANAGER_KEY = "sym_test-alertmanager-e2e-0123456789abcdefghijklmnopqrstuv"
 QA = {"task": "qa", "loa": 1, "risk": "low"}
 SILENCE_S = 8
-
-
-def eventually(check: Callable[[], T], timeout_s: float, what: str) -> T:
-    """Poll `check` every 0.1 s until truthy; fail naming `what`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not after {timeout_s}s")
 
 
 def rules_for_test(work_dir: Path) -> Path:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +25,7 @@ from app.adapters.opa_check import read_router_modules
 from app.core.bundles import build_bundle
 from app.core.revisions import Revision
 from tests.support.processes import ROOT, VENV_BIN, free_port, wait_until_up
+from tests.support.waiting import eventually
 
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SIDECAR_KEY = "sym_test-sidecar-key-0123456789abcdefghijklmnopq"
@@ -172,13 +173,6 @@ class Sidecar:
                 return found[0]
             assert time.monotonic() < deadline, f"{decision_id} not logged"
             time.sleep(0.05)
-
-
-def eventually(check: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from app.settings import Settings
 from tests.support.keys import SIDECAR_KEY, bearer, signed_in
 from tests.support.processes import Service, free_port, start_opa, tool
 from tests.support.served import with_sidecar
+from tests.support.waiting import eventually
 
 GUARD = """package symphony.guards.pii
 
@@ -445,15 +445,15 @@ def test_a_sidecar_behind_the_store_past_the_grace_is_refused(
 
 def test_health_and_metrics_show_each_sidecar_revision(client: FlaskClient) -> None:
     etag = current(client)["etag"].strip('"')
+
     # The sidecar is ready once it activated the bundle; its status report of that
     # activation is posted to the proxy a moment later (OPA's status plugin runs on its own).
-    deadline = time.monotonic() + 10
-    while True:
+    def reported() -> bool:
         policy = client.get("/status/health.json").get_json()["policy"]
-        reported = [s["bundle_revision"] for s in policy["sidecars"]]
-        if reported == [etag] or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+        return [s["bundle_revision"] for s in policy["sidecars"]] == [etag]
+
+    eventually(reported, what="the sidecar's status report")
+    policy = client.get("/status/health.json").get_json()["policy"]
     assert policy["active_revision"] == 1
     assert policy["local_sidecar"] == {"bundle_revision": etag, "in_step": True}
     assert [(s["name"], s["bundle_revision"], s["in_step"]) for s in policy["sidecars"]] == [
