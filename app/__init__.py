@@ -36,6 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.api.access import AccessControl, check_route_roles, declare
     from app.api.client_limits import limit_clients
     from app.api.errors import register_error_handlers
+    from app.api.json_provider import FastJSONProvider
     from app.bootstrap import build_services, redactor_for
     from app.core.identity import Role
     from app.events import register_events
@@ -43,6 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from app.logs import configure_logging, env_line_max
 
     app = Flask(__name__, static_folder=None)
+    app.json = FastJSONProvider(app)
     config = dict(test_config or {})
     settings = config.pop("SETTINGS", None) or Settings.from_env(os.environ)
     # A test may fix the clock decisions and deferred jobs are planned with.

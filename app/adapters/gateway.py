@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from app.adapters import http1
+from app.adapters import http1, json_codec
 from app.core.ports import ChatCall, Completion, Delta, GatewayFailure, Probe
 
 
@@ -288,7 +288,7 @@ class HttpGateway:
     def _post(self, call: ChatCall) -> tuple[_Reply, float]:
         started = time.perf_counter()
         timeout = call.read_timeout_s if call.read_timeout_s is not None else self._read_timeout
-        payload = json.dumps(self.body(call)).encode()
+        payload = json_codec.encode(self.body(call))
         reply = self._send("POST", call.base_url, call.endpoint, payload, timeout)
         ttfb = time.perf_counter() - started
         status = reply.response.status
