@@ -62,6 +62,12 @@ class EventBus:
         with self._lock:
             return len(self._clients)
 
+    @property
+    def listening(self) -> bool:
+        """Whether any client is connected: callers skip building messages no one reads (read
+        without the lock; a client connecting meanwhile gets the next message)."""
+        return bool(self._clients)
+
     def publish(self, message: dict[str, Any]) -> None:
         """Queue `message` for every client, dropping a full client's oldest message."""
         with self._lock:

@@ -50,7 +50,13 @@ class LiveTelemetry:
         decision = plan.decision
         self._metrics.policy_eval.observe(plan.evaluation.eval_seconds)
         self._metrics.observe_decision(decision.allow, decision.denial, decision.model)
-        request = plan.request
+        if self._bus.listening:
+            self._publish_decision(plan, source, audit_id)
+        if decision.denial == "kill_switch":
+            self.alert("warning", "KillSwitchBlocked", None, "kill switch blocked a risky request")
+
+    def _publish_decision(self, plan: Plan, source: str, audit_id: str | None) -> None:
+        decision, request = plan.decision, plan.request
         self._bus.publish(
             {
                 "type": "decision",
@@ -69,8 +75,6 @@ class LiveTelemetry:
                 "reasons": [r.as_dict() for r in decision.reasons],
             }
         )
-        if decision.denial == "kill_switch":
-            self.alert("warning", "KillSwitchBlocked", None, "kill switch blocked a risky request")
 
     def attempted(self, model: str, outcome: str, ttfb_s: float | None) -> None:
         """Count an upstream attempt."""
@@ -86,18 +90,19 @@ class LiveTelemetry:
     def executed(self, result: ExecutionResult) -> None:
         """Observe the end-to-end latency and fallbacks; tell the live feed which model
         served."""
-        self._bus.publish(
-            {
-                "type": "execution",
-                "at": now_iso(),
-                "decision_id": result.run.first_plan.decision_id,
-                "audit_id": result.run.audit_id,
-                "model": result.model,
-                "status": result.status,
-                "cost_usd": round(result.cost_usd, 8),
-                "latency_ms": round(result.latency_ms, 2),
-            }
-        )
+        if self._bus.listening:
+            self._bus.publish(
+                {
+                    "type": "execution",
+                    "at": now_iso(),
+                    "decision_id": result.run.first_plan.decision_id,
+                    "audit_id": result.run.audit_id,
+                    "model": result.model,
+                    "status": result.status,
+                    "cost_usd": round(result.cost_usd, 8),
+                    "latency_ms": round(result.latency_ms, 2),
+                }
+            )
         status = {"ok": "ok", "denied": "denied"}.get(result.status, "error")
         model = result.model or result.run.plan.decision.model or "none"
         stream = "true" if result.run.request.stream else "false"

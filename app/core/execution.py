@@ -189,8 +189,9 @@ class RunReports(Protocol):
         """Raise RunStoreUnavailable while reports are not being stored."""
         ...
 
-    def append(self, report: dict[str, Any]) -> None:
-        """Store a report (durable within the store's documented window)."""
+    def append(self, audit_id: str, report: Callable[[], dict[str, Any]]) -> None:
+        """Store a run's report, durable within the store's documented window; `report`
+        builds it (the store may call it later, off the request path)."""
         ...
 
     def get(self, audit_id: str) -> dict[str, Any] | None:
@@ -488,6 +489,7 @@ class Executor:
         result = ExecutionResult(
             status, run, model, text, usage, cost, latency, error, finish_reason, payload
         )
-        self._reports.append(result.report(self._content, self._redact))
+        content, redact = self._content, self._redact
+        self._reports.append(run.audit_id, lambda: result.report(content, redact))
         self._telemetry.executed(result)
         return result

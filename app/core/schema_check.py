@@ -85,6 +85,37 @@ def equal(one: Any, other: Any) -> bool:
     return bool(one == other)
 
 
+def _every(predicates: list[Predicate]) -> Predicate:
+    """True when all hold: a plain loop (all() over a generator costs a generator per call,
+    and a chat body runs some seventy of these)."""
+    if len(predicates) == 1:
+        return predicates[0]
+    first, *rest = predicates
+    if len(rest) == 1:
+        second = rest[0]
+        return lambda v: first(v) and second(v)
+
+    def check(v: Any) -> bool:
+        for predicate in predicates:  # noqa: SIM110  (all() costs a generator per call)
+            if not predicate(v):
+                return False
+        return True
+
+    return check
+
+
+def _some(predicates: list[Predicate]) -> Predicate:
+    """True when one holds (see _every)."""
+
+    def check(v: Any) -> bool:
+        for predicate in predicates:  # noqa: SIM110  (any() costs a generator per call)
+            if predicate(v):
+                return True
+        return False
+
+    return check
+
+
 def compile_schema(schema: Any) -> Predicate | None:
     """The schema as one predicate, or None when it uses a keyword not compiled here."""
     try:
@@ -110,9 +141,7 @@ def _compile(schema: Any) -> Predicate:
         checks.append(build(value, schema))
     if not checks:
         return lambda _v: True
-    if len(checks) == 1:
-        return checks[0]
-    return lambda v: all(check(v) for check in checks)
+    return _every(checks)
 
 
 def _type(value: Any, _schema: Mapping[str, Any]) -> Predicate:
@@ -120,9 +149,7 @@ def _type(value: Any, _schema: Mapping[str, Any]) -> Predicate:
     if not all(isinstance(n, str) and n in _TYPES for n in names):
         raise Unsupported(f"type {value!r}")
     tests = [_TYPES[n] for n in names]
-    if len(tests) == 1:
-        return tests[0]
-    return lambda v: any(test(v) for test in tests)
+    return tests[0] if len(tests) == 1 else _some(tests)
 
 
 def _properties(value: Any, schema: Mapping[str, Any]) -> Predicate:
@@ -162,11 +189,23 @@ def _items(value: Any, _schema: Mapping[str, Any]) -> Predicate:
     if not isinstance(value, (Mapping, bool)):
         raise Unsupported("items as a list")
     sub = _compile(value)
-    return lambda v: not isinstance(v, list) or all(sub(item) for item in v)
+
+    def check(v: Any) -> bool:
+        if isinstance(v, list):
+            for item in v:
+                if not sub(item):
+                    return False
+        return True
+
+    return check
 
 
 def _enum(value: Any, _schema: Mapping[str, Any]) -> Predicate:
     options = list(value)
+    if options and all(isinstance(option, str) for option in options):
+        # Only a string equals a string (equal()): one set lookup.
+        names = frozenset(options)
+        return lambda v: isinstance(v, str) and v in names
     return lambda v: any(equal(v, option) for option in options)
 
 
@@ -217,13 +256,11 @@ def _unique(value: Any, schema: Mapping[str, Any]) -> Predicate:
 
 
 def _all_of(value: Any, _schema: Mapping[str, Any]) -> Predicate:
-    subs = [_compile(s) for s in value]
-    return lambda v: all(sub(v) for sub in subs)
+    return _every([_compile(s) for s in value]) if value else lambda _v: True
 
 
 def _any_of(value: Any, _schema: Mapping[str, Any]) -> Predicate:
-    subs = [_compile(s) for s in value]
-    return lambda v: any(sub(v) for sub in subs)
+    return _some([_compile(s) for s in value])
 
 
 def _one_of(value: Any, _schema: Mapping[str, Any]) -> Predicate:

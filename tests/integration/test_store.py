@@ -361,7 +361,7 @@ def test_run_report_round_trips(migrated: sa.Engine) -> None:
         "attempts": [{"model": "hosted/alpha", "status": 503}],
     }
 
-    reports.append(report)
+    reports.append("run_20261120T101500Z_0123456789ab", lambda: report)
 
     assert reports.get("run_20261120T101500Z_0123456789ab") == report  # queued, seen at once
     assert reports.flush()
@@ -392,7 +392,7 @@ def test_reports_wait_out_a_stalled_store_and_new_runs_are_refused_meanwhile(
     first = {"audit_id": "run_20261127T120000Z_0123456789ab", "status": "ok"}
     lock = _lock_run_reports(migrated)
     try:
-        reports.append(first)
+        reports.append(first["audit_id"], lambda: first)
         reports.admit()  # just queued: still within the window
         assert reports.get(first["audit_id"]) == first
         time.sleep(0.5)
@@ -407,13 +407,60 @@ def test_reports_wait_out_a_stalled_store_and_new_runs_are_refused_meanwhile(
     assert SqlRunReports(migrated).get(first["audit_id"]) == first
 
 
+def test_a_backlog_of_reports_is_committed_a_batch_to_a_transaction(migrated: sa.Engine) -> None:
+    sizes: list[int] = []
+
+    @sa.event.listens_for(migrated, "before_cursor_execute")
+    def count(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT") and "run_reports" in statement:
+            sizes.append(len(params) if many else 1)
+
+    reports = SqlRunReports(migrated)
+    ids = [f"run_20261128T090000Z_{n:012x}" for n in range(2 * SqlRunReports.MAX_BATCH + 5)]
+    lock = _lock_run_reports(migrated)  # the store stalls while the backlog builds up
+    try:
+        for audit_id in ids:
+            reports.append(audit_id, lambda: {"status": "ok"})
+        time.sleep(0.2)
+    finally:
+        lock.rollback()
+        lock.close()
+    assert reports.flush(timeout_s=30)
+    # Every report stored once; no transaction (tried or committed) held more than a batch.
+    assert max(sizes) == SqlRunReports.MAX_BATCH
+    with migrated.connect() as conn:
+        stored = conn.execute(sa.text("SELECT audit_id FROM run_reports")).scalars().all()
+    assert sorted(stored) == ids
+
+
+def test_reports_are_built_once_by_the_writer_off_the_request_path(migrated: sa.Engine) -> None:
+    reports = SqlRunReports(migrated)
+    built_in: list[str] = []
+
+    def build() -> dict[str, Any]:
+        built_in.append(threading.current_thread().name)
+        return {"status": "ok"}
+
+    def broken() -> dict[str, Any]:
+        raise KeyError("a report that cannot be built")
+
+    reports.append("run_20261128T090001Z_0123456789ab", build)
+    reports.append("run_20261128T090002Z_0123456789ab", broken)
+    assert reports.flush()
+    assert built_in == ["run-reports"]  # not by the caller of append()
+    assert reports.dropped == 1  # logged and dropped, the writer goes on
+    stored = SqlRunReports(migrated)
+    assert stored.get("run_20261128T090001Z_0123456789ab") == {"status": "ok"}
+    assert stored.get("run_20261128T090002Z_0123456789ab") is None
+
+
 def test_a_report_the_store_refuses_is_dropped_and_the_others_are_kept(
     migrated: sa.Engine,
 ) -> None:
     reports = SqlRunReports(migrated)
     good: dict[str, Any] = {"audit_id": "run_20261127T120001Z_0123456789ab", "n": 1}
-    reports.append({"audit_id": "run_20261127T120002Z_0123456789ab", "n": float("nan")})
-    reports.append(good)
+    reports.append("run_20261127T120002Z_0123456789ab", lambda: {"n": float("nan")})
+    reports.append(good["audit_id"], lambda: good)
     assert reports.flush()
     assert reports.dropped == 1
     assert SqlRunReports(migrated).get(good["audit_id"]) == good
@@ -438,7 +485,7 @@ def test_import_folder_carries_old_reports_over_once(migrated: sa.Engine, tmp_pa
     for audit_id in malformed:
         (folder / "20261120" / f"{audit_id}.json").write_text("{}")
     already = {"audit_id": "run_20261120T120000Z_0000000000ee", "kept": "the stored one"}
-    reports.append(already)
+    reports.append(already["audit_id"], lambda: already)
     assert reports.flush()
     (folder / "20261120" / f"{already['audit_id']}.json").write_text(
         json.dumps({**already, "kept": "the old file"})

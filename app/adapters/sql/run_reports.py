@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,22 @@ class RunReportNotStored(RunStoreUnavailable):
     """The store is not committing run reports: too many wait, or the oldest waited too long."""
 
 
-@dataclass(frozen=True)
 class _Pending:
-    report: dict[str, Any]
-    queued: float  # time.monotonic() when queued
+    """A queued report, built the first time the writer (or a read) needs it."""
+
+    __slots__ = ("_build", "_report", "queued")
+
+    def __init__(self, build: Callable[[], dict[str, Any]], queued: float) -> None:
+        self._build = build
+        self._report: dict[str, Any] | None = None
+        self.queued = queued  # time.monotonic() when queued
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """The report (built once; building twice from two threads gives the same one)."""
+        if self._report is None:
+            self._report = self._build()
+        return self._report
 
 
 def _row(audit_id: str, report: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +87,11 @@ class SqlRunReports:
     bounded and no run is answered whose report has nowhere to go. A report the store
     refuses on its own (a malformed row) is logged and dropped, not retried forever."""
 
-    MAX_BATCH = 256
+    # A transaction of MAX_BATCH reports holds the event loop ~1 ms (256 held it ~9 ms); a
+    # backlog (after an outage, or a burst above a batch per GATHER_S) is written a batch
+    # at a time with PAUSE_S between two, so requests run in between.
+    MAX_BATCH = 32
+    PAUSE_S = 0.001
     MAX_QUEUED = 4096
     STALL_S = 5.0
     RETRY_MAX_S = 2.0
@@ -91,9 +108,10 @@ class SqlRunReports:
         self._insert = sa.insert(run_reports)
         self.dropped = 0
 
-    def append(self, report: dict[str, Any]) -> None:
-        """Queue a report for the next commit (the writer starts with the first one)."""
-        audit_id = str(report["audit_id"])
+    def append(self, audit_id: str, report: Callable[[], dict[str, Any]]) -> None:
+        """Queue a run's report for the next commit (the writer starts with the first one).
+        The report is built by the writer, off the request path: `report` must give the
+        same report whenever it is called."""
         pending = _Pending(report, time.monotonic())
         with self._wake:
             self._queue[audit_id] = pending
@@ -136,15 +154,19 @@ class SqlRunReports:
     def _write_forever(self) -> None:
         failures = 0
         last = 0.0
+        gap = self.GATHER_S
         while True:
             # At most one commit per GATHER_S: under load each commit takes every report
-            # answered meanwhile (a few ms of runs), not one apiece.
-            time.sleep(max(0.0, last + self.GATHER_S - time.monotonic()))
+            # answered meanwhile (a few ms of runs), not one apiece; a backlog goes on after
+            # PAUSE_S.
+            time.sleep(max(0.0, last + gap - time.monotonic()))
             with self._wake:
                 while not self._queue:
                     self._wake.wait()
-                batch = list(self._queue.items())[: self.MAX_BATCH]
+                batch = list(itertools.islice(self._queue.items(), self.MAX_BATCH))
+                backlog = len(self._queue) > len(batch)
             last = time.monotonic()
+            gap = self.PAUSE_S if backlog else self.GATHER_S
             written = self._write(batch)
             with self._wake:
                 for audit_id in written:
@@ -164,7 +186,7 @@ class SqlRunReports:
         for audit_id, pending in batch:
             try:
                 rows.append(_row(audit_id, pending.report))
-            except (TypeError, ValueError) as exc:
+            except Exception as exc:  # a report that cannot be built or encoded: not retried
                 done.append(self._drop(audit_id, exc))
         try:
             self._commit(rows)
