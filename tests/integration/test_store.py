@@ -417,10 +417,18 @@ def test_a_backlog_of_reports_is_committed_a_batch_to_a_transaction(migrated: sa
 
     reports = SqlRunReports(migrated)
     ids = [f"run_20261128T090000Z_{n:012x}" for n in range(2 * SqlRunReports.MAX_BATCH + 5)]
+    built_at_append: list[bool] = []
     lock = _lock_run_reports(migrated)  # the store stalls while the backlog builds up
     try:
         for audit_id in ids:
-            reports.append(audit_id, lambda: {"status": "ok"})
+            built: list[str] = []
+
+            def build(built: list[str] = built) -> dict[str, Any]:
+                built.append(threading.current_thread().name)
+                return {"status": "ok"}
+
+            reports.append(audit_id, build)
+            built_at_append.append(bool(built))
         time.sleep(0.2)
     finally:
         lock.rollback()
@@ -428,6 +436,8 @@ def test_a_backlog_of_reports_is_committed_a_batch_to_a_transaction(migrated: sa
     assert reports.flush(timeout_s=30)
     # Every report stored once; no transaction (tried or committed) held more than a batch.
     assert max(sizes) == SqlRunReports.MAX_BATCH
+    # Once a batch is waiting, a report is built as it is queued (not a whole run held).
+    assert built_at_append[SqlRunReports.MAX_BATCH :] == [True] * (SqlRunReports.MAX_BATCH + 5)
     with migrated.connect() as conn:
         stored = conn.execute(sa.text("SELECT audit_id FROM run_reports")).scalars().all()
     assert sorted(stored) == ids

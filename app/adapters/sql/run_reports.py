@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -45,21 +46,25 @@ class RunReportNotStored(RunStoreUnavailable):
 
 
 class _Pending:
-    """A queued report, built the first time the writer (or a read) needs it."""
+    """A queued report, built the first time the writer (or a read) needs it; the builder
+    (which holds the whole run, the upstream's answer included) is let go once it has."""
 
     __slots__ = ("_build", "_report", "queued")
 
     def __init__(self, build: Callable[[], dict[str, Any]], queued: float) -> None:
-        self._build = build
+        self._build: Callable[[], dict[str, Any]] | None = build
         self._report: dict[str, Any] | None = None
         self.queued = queued  # time.monotonic() when queued
 
-    @property
     def report(self) -> dict[str, Any]:
         """The report (built once; building twice from two threads gives the same one)."""
-        if self._report is None:
-            self._report = self._build()
-        return self._report
+        build = self._build  # read first: it is let go only after the report is kept
+        report = self._report
+        if report is None:
+            assert build is not None
+            report = self._report = build()
+            self._build = None
+        return report
 
 
 def _row(audit_id: str, report: dict[str, Any]) -> dict[str, Any]:
@@ -113,6 +118,14 @@ class SqlRunReports:
         The report is built by the writer, off the request path: `report` must give the
         same report whenever it is called."""
         pending = _Pending(report, time.monotonic())
+        with self._wake:
+            behind = len(self._queue) >= self.MAX_BATCH
+        if behind:
+            # The store is behind (an outage, a backlog): the report is built now, so what
+            # waits in memory is reports, not whole runs with their answers. One that cannot
+            # be built is the writer's to log and drop, as when it is built there.
+            with contextlib.suppress(Exception):
+                pending.report()
         with self._wake:
             self._queue[audit_id] = pending
             if self._writer is None or not self._writer.is_alive():
@@ -185,7 +198,7 @@ class SqlRunReports:
         done: list[str] = []
         for audit_id, pending in batch:
             try:
-                rows.append(_row(audit_id, pending.report))
+                rows.append(_row(audit_id, pending.report()))
             except Exception as exc:  # a report that cannot be built or encoded: not retried
                 done.append(self._drop(audit_id, exc))
         try:
@@ -228,7 +241,7 @@ class SqlRunReports:
         with self._wake:
             queued = self._queue.get(audit_id)
         if queued is not None:
-            copied: dict[str, Any] = json.loads(json.dumps(queued.report))
+            copied: dict[str, Any] = json.loads(json.dumps(queued.report()))
             return copied
         with self._engine.connect() as conn:
             body = conn.execute(
