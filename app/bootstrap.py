@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from app.adapters import http1
 from app.adapters.gateway import HttpGateway
 from app.adapters.opa import OpaPolicyEngine
 from app.adapters.opa_batch import RevisionEvaluator
@@ -218,6 +219,7 @@ def build_services(settings: Settings, clock: Callable[[], float] = time.time) -
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = open_engine(database_url(settings.database_url, settings.data_dir))
     migrate(database)
+    http1.ANSWER_WAIT.spin_s = settings.answer_spin_us / 1e6
     engine = OpaPolicyEngine(settings.opa_url, settings.opa_timeout_s)
     router_modules = read_router_modules(settings.rego_dir)
     policies = PolicyService(

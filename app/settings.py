@@ -174,6 +174,7 @@ class Settings:
     worker_connections: int = 8192
     header_timeout_s: float = 5.0
     client_timeout_s: float = 30.0
+    answer_spin_us: int = 1000
     max_connections_per_client: int = 2048
     max_websockets: int = 1024
     max_websockets_per_client: int = 256
@@ -204,6 +205,8 @@ class Settings:
     incidents: IncidentSettings = IncidentSettings()
 
     def __post_init__(self) -> None:
+        if not 0 <= self.answer_spin_us <= 100_000:
+            raise ValueError("SYMPHONY_ANSWER_SPIN_US must be between 0 and 100000")
         if self.store_content not in STORE_CONTENT_MODES:
             modes = ", ".join(STORE_CONTENT_MODES)
             raise ValueError(f"SYMPHONY_STORE_CONTENT must be one of {modes}")
@@ -242,6 +245,7 @@ class Settings:
             worker_connections=int(number("WORKER_CONNECTIONS", base.worker_connections)),
             header_timeout_s=number("HEADER_TIMEOUT_S", base.header_timeout_s),
             client_timeout_s=number("CLIENT_TIMEOUT_S", base.client_timeout_s),
+            answer_spin_us=int(number("ANSWER_SPIN_US", base.answer_spin_us)),
             max_connections_per_client=int(
                 number("MAX_CONNECTIONS_PER_CLIENT", base.max_connections_per_client)
             ),

@@ -8,6 +8,15 @@ the status line and headers with the socket file's C `readline`. Bodies are read
 Content-Length, chunked transfer coding or (HTTP/1.0 style) until the server closes.
 Errors are the standard library's: `OSError` (including `TimeoutError`) from the socket,
 `http.client.HTTPException` subclasses for a malformed or cut answer.
+
+Waiting for an answer (ANSWER_WAIT): under gevent, a request sent by the only call waiting
+for an answer in the worker polls for that answer, yielding to the event loop between two
+polls, for at most `SYMPHONY_ANSWER_SPIN_US` (1 ms) before parking on the socket. Parked, the
+worker's CPU idles and its wake-up when the answer lands costs 0.1-0.2 ms per request on this
+machine's virtual CPUs (the decision query and a fast upstream each pay it); polling, the
+event loop keeps turning, so other greenlets still run. With more than one call waiting, the
+worker has work and the calls park as before, so polling spends only CPU the worker would
+otherwise leave idle. Plain TCP only (TLS answers park at once).
 """
 
 from __future__ import annotations
@@ -15,7 +24,9 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+import time
 from io import BufferedReader
+from typing import Any
 
 MAX_LINE = 65536
 MAX_HEADERS = 100
@@ -202,6 +213,50 @@ class Response:
             raise http.client.HTTPException("chunk not followed by CRLF")
 
 
+class AnswerWait:
+    """How a request waits for its answer (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.spin_s = 0.0  # set by the application from SYMPHONY_ANSWER_SPIN_US
+        self._waiting = 0  # calls between their send and their answer's head (gevent only)
+
+    def cooperative(self, sock: socket.socket) -> bool:
+        """Whether `sock` is a gevent socket (the worker's standard library is patched)."""
+        return type(sock).__module__.startswith("gevent.")
+
+    def answer(self, sock: socket.socket, read: Any) -> Any:
+        """`read()` (which parks on `sock` until the answer's head is in), after polling for
+        the answer while no other call waits."""
+        self._waiting += 1
+        try:
+            if self._waiting == 1 and self.spin_s > 0:
+                self._poll(sock)
+            return read()
+        finally:
+            self._waiting -= 1
+
+    def _poll(self, sock: socket.socket) -> None:
+        import gevent  # type: ignore[import-untyped]  # only under gevent (cooperative sockets)
+
+        raw: socket.socket = getattr(sock, "_sock", sock)
+        deadline = time.perf_counter() + self.spin_s
+        while True:
+            try:
+                raw.recv(1, _PEEK)  # bytes, or b"" when the server closed: either way, read
+                return
+            except BlockingIOError:
+                pass
+            except OSError:
+                return  # the read reports it
+            if time.perf_counter() >= deadline:
+                return
+            gevent.idle()  # one turn of the event loop: other greenlets run first
+
+
+_PEEK = socket.MSG_PEEK | socket.MSG_DONTWAIT
+ANSWER_WAIT = AnswerWait()
+
+
 class Connection:
     """One keep-alive connection to `host:port`, optionally TLS, optionally through an
     HTTP proxy's CONNECT tunnel (then `host:port` is the proxy and `tunnel` the origin)."""
@@ -268,7 +323,11 @@ class Connection:
         length = b"" if body is None and method in ("GET", "HEAD") else b"%d" % len(body or b"")
         framing = b"Content-Length: " + length + b"\r\n\r\n" if length else b"\r\n"
         self.sock.sendall(head + framing + (body or b""))
-        return Response(self._reader, method)
+        reader = self._reader
+        if self._tls is None and self._proxy_tls is None and ANSWER_WAIT.cooperative(self.sock):
+            response: Response = ANSWER_WAIT.answer(self.sock, lambda: Response(reader, method))
+            return response
+        return Response(reader, method)
 
     def close(self) -> None:
         """Close the socket; the connection can connect again."""
