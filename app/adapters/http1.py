@@ -25,9 +25,11 @@ import http.client
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from io import BufferedReader
-from typing import Any
+from typing import TypeVar
 
+T = TypeVar("T")
 MAX_LINE = 65536
 MAX_HEADERS = 100
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -224,7 +226,7 @@ class AnswerWait:
         """Whether `sock` is a gevent socket (the worker's standard library is patched)."""
         return type(sock).__module__.startswith("gevent.")
 
-    def answer(self, sock: socket.socket, read: Any) -> Any:
+    def answer(self, sock: socket.socket, read: Callable[[], T]) -> T:
         """`read()` (which parks on `sock` until the answer's head is in), after polling for
         the answer while no other call waits."""
         self._waiting += 1
@@ -325,8 +327,7 @@ class Connection:
         self.sock.sendall(head + framing + (body or b""))
         reader = self._reader
         if self._tls is None and self._proxy_tls is None and ANSWER_WAIT.cooperative(self.sock):
-            response: Response = ANSWER_WAIT.answer(self.sock, lambda: Response(reader, method))
-            return response
+            return ANSWER_WAIT.answer(self.sock, lambda: Response(reader, method))
         return Response(reader, method)
 
     def close(self) -> None:
