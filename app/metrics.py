@@ -1,16 +1,30 @@
 """Prometheus metrics: HTTP metrics by route template plus Symphony's own series.
 
-One gunicorn worker with threads serves the proxy, so one in-process registry is exact;
-Prometheus multiprocess mode is not needed (see the README).
+One gunicorn worker (gevent) serves a proxy, so one in-process registry is exact; Prometheus
+multiprocess mode is not needed (see the README).
+
+Series counted on every request are counted through `Children`: the labelled child of a
+metric looked up once per label set, a dict read instead of prometheus_client's `labels()`
+(argument checks and a lock, every time). The HTTP series are prometheus-flask-exporter's
+defaults (`flask_http_request_duration_seconds{method,path,status}`,
+`flask_http_request_total{method,status}`, `flask_http_request_exceptions_total{method,status}`,
+`flask_exporter_info`), with the same names, labels, buckets and rules (a request is counted
+once; paths of /metrics, /assets/ and /opa/ are not), counted by `RequestMetrics` the same way:
+the exporter's own hooks cost ~30 µs a request here (attribute probes through Flask's request
+proxy, three regular expressions, two `labels()` calls), `RequestMetrics` ~4. The exporter
+still serves /metrics and its info series.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from time import perf_counter
+from typing import Generic, TypeVar
 
-from flask import Flask, Request
+from flask import Flask, Request, Response, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 from prometheus_flask_exporter import PrometheusMetrics
 
@@ -21,6 +35,102 @@ from app.core.revisions import revision_number
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 EVAL_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+# Paths whose requests are not HTTP metrics: the scrape itself, static assets, and the
+# sidecars' bundle long polls (held for seconds by design: not request latency).
+UNTRACKED_PREFIXES = ("/assets/", "/opa/")
+UNTRACKED_PATHS = frozenset({"/metrics"})
+
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
+class Children(Generic[M]):
+    """The labelled children of `metric`, each looked up from prometheus_client once.
+
+    Label values come from the policy's model names, reason codes and route templates, a
+    bounded set; past `limit` distinct label sets the memo starts over (the series stay in
+    the metric)."""
+
+    def __init__(self, metric: M, limit: int = 4096) -> None:
+        self._metric = metric
+        self._limit = limit
+        self._memo: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *values: str) -> M:
+        child = self._memo.get(values)
+        if child is None:
+            if len(self._memo) >= self._limit:
+                self._memo.clear()
+            child = self._memo[values] = self._metric.labels(*values)
+        return child
+
+
+class RequestMetrics:
+    """prometheus-flask-exporter's default HTTP series (names, labels, buckets and counting
+    rules as its `export_defaults` with `group_by=path`), counted through `Children`."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._duration = Children(
+            Histogram(
+                "flask_http_request_duration_seconds",
+                "Flask HTTP request duration in seconds",
+                ("method", "path", "status"),
+                registry=registry,
+            )
+        )
+        self._total = Children(
+            Counter(
+                "flask_http_request_total",
+                "Total number of HTTP requests",
+                ("method", "status"),
+                registry=registry,
+            )
+        )
+        self._exceptions = Children(
+            Counter(
+                "flask_http_request_exceptions_total",
+                "Total number of HTTP requests which resulted in an exception",
+                ("method", "status"),
+                registry=registry,
+            )
+        )
+
+    def init_app(self, app: Flask) -> None:
+        """Time every request from before its first hook to after its last."""
+        app.before_request(self._start)
+        app.after_request(self._answered)
+        app.teardown_request(self._ended)
+
+    @staticmethod
+    def _tracked(path: str) -> bool:
+        return path not in UNTRACKED_PATHS and not path.startswith(UNTRACKED_PREFIXES)
+
+    @staticmethod
+    def _start() -> None:
+        g.request_metrics_start = perf_counter()
+
+    def _answered(self, response: Response) -> Response:
+        if not self._tracked(request.path):
+            return response
+        method = request.method
+        status = str(response.status_code)
+        start = g.pop("request_metrics_start", None)
+        if start is not None:  # None when an earlier before-request hook answered
+            self._duration(method, path(request), status).observe(max(perf_counter() - start, 0.0))
+        self._total(method, status).inc()
+        g.request_metrics_counted = True
+        return response
+
+    def _ended(self, exc: BaseException | None) -> None:
+        if exc is None or not self._tracked(request.path):
+            return
+        method = request.method
+        self._exceptions(method, "500").inc()
+        if g.get("request_metrics_counted"):
+            return
+        start = g.pop("request_metrics_start", None)
+        if start is not None:
+            self._duration(method, path(request), "500").observe(max(perf_counter() - start, 0.0))
+        self._total(method, "500").inc()
 
 
 class _LiveCollector(Collector):
@@ -220,6 +330,12 @@ class SymphonyMetrics:
         )
         for reason in sorted(EXPIRY_REASONS):  # exported as 0 from the start, so alerts have data
             self.jobs_expired.labels(reason)
+        # Counted on every routed request (module docstring).
+        self._decisions = Children(self.decisions)
+        self._attempts = Children(self.attempts)
+        self._ttfb = Children(self.ttfb)
+        self._execute_latency = Children(self.execute_latency)
+        self._fallbacks = Children(self.fallbacks)
         self._exporter: PrometheusMetrics | None = None
 
     def bind(
@@ -232,14 +348,17 @@ class SymphonyMetrics:
         """Attach the HTTP metrics and /metrics to `app`, and the scrape-time gauges."""
         self.registry.register(_LiveCollector(models, engine_up))
         self.registry.register(_PolicyCollector(policy))
+        # The exporter serves /metrics; the per-request series are RequestMetrics' (same
+        # names and rules, module docstring), hooked in where the exporter's hooks were.
         self._exporter = PrometheusMetrics(
-            app,
-            registry=self.registry,
-            group_by=path,
-            default_labels={},
-            # Bundle long polls are held for seconds by design: not request latency.
-            excluded_paths=["^/metrics$", "^/assets/", "^/opa/"],
+            app, registry=self.registry, default_labels={}, export_defaults=False
         )
+        self._exporter.info(
+            "flask_exporter_info",
+            "Information about the Prometheus Flask exporter",
+            version=self._exporter.version,
+        )
+        RequestMetrics(self.registry).init_app(app)
 
     def watch_jobs(self, counts: Callable[[], dict[str, int]]) -> None:
         """Export `symphony_jobs{state}` from the store at scrape time (fleet-wide counts)."""
@@ -272,6 +391,20 @@ class SymphonyMetrics:
 
     def observe_decision(self, allow: bool, denial: str | None, model: str | None) -> None:
         """Count one decision (label values come from the policy and reason codes only)."""
-        self.decisions.labels(
-            "allowed" if allow else "denied", denial or "none", model or "none"
-        ).inc()
+        self._decisions("allowed" if allow else "denied", denial or "none", model or "none").inc()
+
+    def attempt(self, model: str, result: str) -> None:
+        """Count one upstream attempt."""
+        self._attempts(model, result).inc()
+
+    def observe_ttfb(self, model: str, seconds: float) -> None:
+        """Observe the time to an upstream answer's first byte."""
+        self._ttfb(model).observe(seconds)
+
+    def observe_execution(self, model: str, stream: str, status: str, seconds: float) -> None:
+        """Observe one execution's end-to-end latency."""
+        self._execute_latency(model, stream, status).observe(seconds)
+
+    def fallback(self, model: str) -> None:
+        """Count one execution served by a fallback model."""
+        self._fallbacks(model).inc()

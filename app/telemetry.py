@@ -78,9 +78,9 @@ class LiveTelemetry:
 
     def attempted(self, model: str, outcome: str, ttfb_s: float | None) -> None:
         """Count an upstream attempt."""
-        self._metrics.attempts.labels(model, outcome).inc()
+        self._metrics.attempt(model, outcome)
         if ttfb_s is not None:
-            self._metrics.ttfb.labels(model).observe(ttfb_s)
+            self._metrics.observe_ttfb(model, ttfb_s)
             self._latencies.add(model, None, ttfb_s * 1000)
         if outcome == "http_429":
             self.alert("warning", "ProviderThrottling", model, f"{model} answered 429")
@@ -106,13 +106,11 @@ class LiveTelemetry:
         status = {"ok": "ok", "denied": "denied"}.get(result.status, "error")
         model = result.model or result.run.plan.decision.model or "none"
         stream = "true" if result.run.request.stream else "false"
-        self._metrics.execute_latency.labels(model, stream, status).observe(
-            result.latency_ms / 1000
-        )
+        self._metrics.observe_execution(model, stream, status, result.latency_ms / 1000)
         if result.status == "ok" and result.model:
             self._latencies.add(result.model, result.latency_ms, None)
             if result.served_by_fallback:
-                self._metrics.fallbacks.labels(result.model).inc()
+                self._metrics.fallback(result.model)
 
     def alert(self, severity: str, name: str, model: str | None, message: str) -> None:
         """Publish an alert, at most once per 30 s per (name, model)."""
