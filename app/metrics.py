@@ -95,7 +95,8 @@ class RequestMetrics:
         )
 
     def init_app(self, app: Flask) -> None:
-        """Time every request from before its first hook to after its last."""
+        """Count every request; timed from this before-request hook (registered where the
+        exporter registered its own) to the after-request hooks."""
         app.before_request(self._start)
         app.after_request(self._answered)
         app.teardown_request(self._ended)

@@ -18,9 +18,11 @@ socket (a few KB), and what bounds them is explicit:
   per-route timeouts) are bounded in app/events.py and the executor.
 
 Requests are parsed by gunicorn's C parser (`--http-parser fast`, the `gunicorn_h1c`
-extension: picohttpparser) rather than its pure-Python one: the same limits on request line,
-header count and size, about 15-30 µs less per request (README "Performance"). `fast`, not
-`auto`: a missing extension stops the worker at boot instead of silently slowing it.
+extension: picohttpparser) rather than its pure-Python one, under the same limits on the
+request line, the header count and a header's size (tests/integration/test_request_parser.py):
+a /v1 request's line and headers in 19 µs instead of 24 (hot, in a loop); side by side, the
+worker's CPU per /v1 call 864 -> 855 µs and /v1 p50 at concurrency 1 1.50 -> 1.45 ms. `fast`,
+not `auto`: a missing extension stops the worker at boot instead of silently slowing it.
 
 One worker per proxy: a proxy's in-process counters, live telemetry and Prometheus series
 live in one process, so they stay exact without a multiprocess registry; the Python work of a
