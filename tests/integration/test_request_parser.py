@@ -39,7 +39,6 @@ def _serve(work: Path, parser: str | None) -> tuple[subprocess.Popen[bytes], int
         proc = subprocess.Popen(
             [str(VENV_BIN / "python"), *argv], cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT
         )
-    wait_until_up(f"http://127.0.0.1:{port}/ready", proc=proc)
     return proc, port
 
 
@@ -55,6 +54,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tupl
             started[name] = _serve(work, parser)
         found = {}
         for name, (proc, port) in started.items():
+            wait_until_up(f"http://127.0.0.1:{port}/ready", proc=proc)
             workers = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
             assert len(workers) == 1, workers
             found[name] = (port, int(workers[0]))
