@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Generic, TypeVar
 
-from flask import Flask, Request, Response, g, request
+from flask import Flask, Request, Response, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics import MetricWrapperBase
@@ -41,6 +41,8 @@ UNTRACKED_PREFIXES = ("/assets/", "/opa/")
 UNTRACKED_PATHS = frozenset({"/metrics"})
 
 M = TypeVar("M", bound=MetricWrapperBase)
+_STARTED = "symphony.request_metrics.started"
+_COUNTED = "symphony.request_metrics.counted"
 
 
 class Children(Generic[M]):
@@ -107,28 +109,32 @@ class RequestMetrics:
 
     @staticmethod
     def _start() -> None:
-        g.request_metrics_start = perf_counter()
+        # On the request's environ rather than `g`: an application context (and its `g`)
+        # can outlive one request, a request's environ cannot.
+        request.environ[_STARTED] = perf_counter()
 
     def _answered(self, response: Response) -> Response:
+        environ = request.environ
         if not self._tracked(request.path):
             return response
         method = request.method
         status = str(response.status_code)
-        start = g.pop("request_metrics_start", None)
+        start = environ.pop(_STARTED, None)
         if start is not None:  # None when an earlier before-request hook answered
             self._duration(method, path(request), status).observe(max(perf_counter() - start, 0.0))
         self._total(method, status).inc()
-        g.request_metrics_counted = True
+        environ[_COUNTED] = True
         return response
 
     def _ended(self, exc: BaseException | None) -> None:
         if exc is None or not self._tracked(request.path):
             return
+        environ = request.environ
         method = request.method
         self._exceptions(method, "500").inc()
-        if g.get("request_metrics_counted"):
+        if environ.get(_COUNTED):
             return
-        start = g.pop("request_metrics_start", None)
+        start = environ.pop(_STARTED, None)
         if start is not None:
             self._duration(method, path(request), "500").observe(max(perf_counter() - start, 0.0))
         self._total(method, "500").inc()

@@ -90,7 +90,11 @@ def _traffic(app: Flask) -> None:
     assert client.post("/items").status_code == 201
     assert client.get("/private/thing").status_code == 401
     assert client.get("/private/thing", headers={"Authorization": "k"}).status_code == 200
-    assert client.get("/broken").status_code == 500
+    if app.testing:
+        with pytest.raises(RuntimeError, match="boom"):
+            client.get("/broken")
+    else:
+        assert client.get("/broken").status_code == 500
     assert client.get("/gone").status_code == 410
     assert client.get("/nowhere").status_code == 404
     assert client.delete("/items/a").status_code == 405
@@ -111,12 +115,26 @@ def _series(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str
     return found
 
 
-def test_request_metrics_count_what_the_exporter_counts() -> None:
+@pytest.mark.parametrize(
+    ("held_context", "propagate"),
+    [(False, False), (True, True)],
+    ids=["per-request", "held-app-context-propagating"],
+)
+def test_request_metrics_count_what_the_exporter_counts(
+    held_context: bool, propagate: bool
+) -> None:
+    """held-app-context-propagating: one application context (one `g`) around all the
+    requests, as a test or a script may hold, and the exception of /broken propagated (no
+    after-request hook runs for it): each request must still be counted on its own."""
     theirs_app, theirs = _app(_exporter)
     ours_app, ours = _app(_ours)
-    theirs_app.testing = ours_app.testing = False  # /broken answers 500 rather than raising
-    _traffic(theirs_app)
-    _traffic(ours_app)
+    for app in (theirs_app, ours_app):
+        app.testing = propagate  # else /broken answers 500 rather than raising
+        if held_context:
+            with app.app_context():
+                _traffic(app)
+        else:
+            _traffic(app)
 
     expected = _series(theirs)
     got = _series(ours)
