@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from time import perf_counter
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from flask import Flask, Request, Response, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -114,30 +114,27 @@ class RequestMetrics:
         request.environ[_STARTED] = perf_counter()
 
     def _answered(self, response: Response) -> Response:
-        environ = request.environ
-        if not self._tracked(request.path):
-            return response
-        method = request.method
-        status = str(response.status_code)
-        start = environ.pop(_STARTED, None)
-        if start is not None:  # None when an earlier before-request hook answered
-            self._duration(method, path(request), status).observe(max(perf_counter() - start, 0.0))
-        self._total(method, status).inc()
-        environ[_COUNTED] = True
+        if self._tracked(request.path):
+            self._count(request.environ, str(response.status_code))
         return response
 
     def _ended(self, exc: BaseException | None) -> None:
         if exc is None or not self._tracked(request.path):
             return
         environ = request.environ
+        self._exceptions(request.method, "500").inc()
+        if not environ.get(_COUNTED):
+            self._count(environ, "500")
+
+    def _count(self, environ: dict[str, Any], status: str) -> None:
+        """The request's total, and its duration when `_start` ran (not when an earlier
+        before-request hook answered); once per request."""
         method = request.method
-        self._exceptions(method, "500").inc()
-        if environ.get(_COUNTED):
-            return
         start = environ.pop(_STARTED, None)
         if start is not None:
-            self._duration(method, path(request), "500").observe(max(perf_counter() - start, 0.0))
-        self._total(method, "500").inc()
+            self._duration(method, path(request), status).observe(max(perf_counter() - start, 0.0))
+        self._total(method, status).inc()
+        environ[_COUNTED] = True
 
 
 class _LiveCollector(Collector):

@@ -118,9 +118,9 @@ class SqlRunReports:
         The report is built by the writer, off the request path: `report` must give the
         same report whenever it is called."""
         pending = _Pending(report, time.monotonic())
-        with self._wake:
-            behind = len(self._queue) >= self.MAX_BATCH
-        if behind:
+        # The queue's length read without the lock (one read of a dict's size): whether a
+        # batch is waiting is a hint, and the lock is taken once below for the insert.
+        if len(self._queue) >= self.MAX_BATCH:
             # The store is behind (an outage, a backlog): the report is built now, so what
             # waits in memory is reports, not whole runs with their answers. One that cannot
             # be built is the writer's to log and drop, as when it is built there.
